@@ -1,0 +1,1 @@
+"""Celery task definitions: thin shells that hand a job id to the engine (``worker``)."""

@@ -1,0 +1,49 @@
+"""``printrelay.admin.*``: the operator's actions as Celery tasks (Flower's API, any Celery client).
+
+Each records who triggered it: ``actor`` if given, else "task" and the sending process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+
+from worker.admin import Admin
+from worker.app import app
+from worker.runtime import get_runtime
+
+
+def _actor(task: Task, actor: str | None) -> str:  # type: ignore[type-arg]
+    return actor or f"task from {task.request.origin or 'unknown sender'}"
+
+
+@app.task(name="printrelay.admin.retry_job", bind=True)
+def retry_job(self: Task, job_id: str, actor: str | None = None) -> dict[str, str]:  # type: ignore[type-arg]
+    return Admin(get_runtime()).retry(job_id, actor=_actor(self, actor)).to_dict()
+
+
+@app.task(name="printrelay.admin.replay_job", bind=True)
+def replay_job(self: Task, job_id: str, force: bool = False, actor: str | None = None) -> dict[str, str]:  # type: ignore[type-arg]
+    return Admin(get_runtime()).replay(job_id, actor=_actor(self, actor), force=force).to_dict()
+
+
+@app.task(name="printrelay.admin.cancel_job", bind=True)
+def cancel_job(self: Task, job_id: str, actor: str | None = None) -> dict[str, str]:  # type: ignore[type-arg]
+    return Admin(get_runtime()).cancel(job_id, actor=_actor(self, actor)).to_dict()
+
+
+@app.task(name="printrelay.admin.retry_failed", bind=True)
+def retry_failed(
+    self: Task,  # type: ignore[type-arg]
+    provider: str | None = None,
+    kind: str | None = None,
+    error_code: str | None = None,
+    since: str | None = None,
+    dry_run: bool = False,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    ids = Admin(get_runtime()).retry_failed(
+        actor=_actor(self, actor), provider=provider, kind=kind, error_code=error_code, since=since, dry_run=dry_run
+    )
+    return {"count": len(ids), "job_ids": ids, "dry_run": dry_run}

@@ -1,0 +1,27 @@
+"""Beat's periodic tasks (see :mod:`worker.maintenance` for what each does)."""
+
+from __future__ import annotations
+
+from worker import maintenance
+from worker.app import app
+from worker.runtime import get_runtime
+
+
+@app.task(name="printrelay.maintenance.dispatch_due", ignore_result=True)
+def dispatch_due() -> int:
+    return maintenance.dispatch_due(get_runtime())
+
+
+@app.task(name="printrelay.maintenance.recover_stale", ignore_result=True)
+def recover_stale() -> int:
+    return maintenance.recover_stale(get_runtime())
+
+
+@app.task(name="printrelay.maintenance.requeue_lost", ignore_result=True)
+def requeue_lost() -> int:
+    return maintenance.requeue_lost(get_runtime())
+
+
+@app.task(name="printrelay.maintenance.release_stuck", ignore_result=True)
+def release_stuck() -> int:
+    return maintenance.release_stuck(get_runtime())

@@ -1,0 +1,159 @@
+"""The command line as users run it: real ``printrelay`` processes, the contract's JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from worker.queries import wait_for
+from worker.runtime import Runtime
+
+JOB_KEYS = [
+    "id",
+    "kind",
+    "provider",
+    "account",
+    "state",
+    "idempotency_key",
+    "result",
+    "error",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+]
+ATTEMPT_KEYS = {"number", "outcome", "http_status", "retry_after", "error_code", "started_at", "finished_at"}
+
+
+def cli(runtime: Runtime, *args: str) -> subprocess.CompletedProcess[str]:
+    settings = runtime.settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRINTRELAY_")}
+    env.update(
+        PRINTRELAY_REDIS_URL=settings.redis_url,
+        PRINTRELAY_DATABASE_URL=settings.database_url,
+        PRINTRELAY_PRINTEERS__BASE_URL=settings.printeers.base_url,
+    )
+    return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_enqueue_and_show_print_the_contracts_json(live: Runtime, image_file: Path) -> None:
+    done = cli(
+        live,
+        "enqueue",
+        "upload_image",
+        "--provider",
+        "printeers",
+        "--idempotency-key",
+        "img-1",
+        "--payload",
+        json.dumps({"source": str(image_file)}),
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)
+    assert list(job) == JOB_KEYS
+    assert (job["kind"], job["provider"], job["account"], job["state"], job["idempotency_key"]) == (
+        "upload_image",
+        "printeers",
+        "default",
+        "queued",
+        "img-1",
+    )
+
+    wait_for(job["id"], timeout=30, runtime=live)
+    shown = cli(live, "jobs", "show", job["id"], "--json")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert list(data)[: len(JOB_KEYS)] == JOB_KEYS and "attempts" in data
+    assert data["state"] == "succeeded" and data["result"]["image_reference"].startswith("Image_")
+    assert data["error"] is None
+    assert set(data["attempts"][0]) >= ATTEMPT_KEYS
+    assert data["attempts"][0]["outcome"] == "done" and data["attempts"][0]["http_status"] == 201
+    assert data["created_at"].endswith("Z")
+
+    again = cli(
+        live,
+        "enqueue",
+        "upload_image",
+        "--provider",
+        "printeers",
+        "--idempotency-key",
+        "img-1",
+        "--payload",
+        json.dumps({"source": str(image_file)}),
+        "--json",
+    )
+    assert json.loads(again.stdout)["id"] == job["id"]
+
+    listed = cli(live, "jobs", "list", "--json", "--kind", "upload_image", "--limit", "500")
+    assert job["id"] in [j["id"] for j in json.loads(listed.stdout)]
+    human = cli(live, "jobs", "list", "--state", "succeeded")
+    assert human.returncode == 0 and job["id"] in human.stdout
+    readable = cli(live, "jobs", "show", job["id"])
+    assert readable.returncode == 0 and "attempts" in readable.stdout and "POST" in readable.stdout
+
+
+def refused(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_refusals_are_one_line_and_non_zero(live: Runtime, tmp_path: Path) -> None:
+    bad: dict[str, Any] = {
+        "order": {
+            "storeReference": "Store_9jmn3dewwvy13rv12k7aannqzy",
+            "shippingKind": "dropship",
+            "orderlines": [
+                {
+                    "productReference": "Product_4j8k2m5n7p9q1r3s6t8v0w2x4y",
+                    "imageReference": "Image_pdcptbw3k48sv03wy338bb8jzm",
+                    "quantity": 1,
+                }
+            ],
+        }
+    }
+    line = refused(cli(live, "enqueue", "submit_order", "--provider", "printeers", "--payload", json.dumps(bad)))
+    assert "missing_address" in line
+    assert "invalid_payload" in refused(cli(live, "enqueue", "submit_order", "-p", "printeers", "--payload", "{not json"))
+    assert "unsupported_kind" in refused(cli(live, "enqueue", "poll_print_file", "-p", "printeers", "--payload", "{}"))
+    assert "unknown_provider" in refused(cli(live, "enqueue", "submit_order", "-p", "acme", "--payload", "{}"))
+    assert "job_not_found" in refused(cli(live, "jobs", "show", "no-such-job"))
+    gif = tmp_path / "x.png"
+    gif.write_bytes(b"GIF89a" + b"\0" * 20)
+    assert "unsupported_image_format" in refused(
+        cli(live, "enqueue", "upload_image", "-p", "printeers", "--payload", json.dumps({"source": str(gif)}))
+    )
+
+
+def test_an_uninitialised_database_says_what_to_do(live: Runtime, tmp_path: Path) -> None:
+    settings = live.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'empty.db'}"})
+    line = refused(cli(_with(live, settings), "jobs", "list"))
+    assert "printrelay db upgrade" in line
+    upgraded = cli(_with(live, settings), "db", "upgrade")
+    assert upgraded.returncode == 0 and "up to date" in upgraded.stdout
+    assert cli(_with(live, settings), "jobs", "list", "--json").stdout.strip() == "[]"
+
+
+def _with(runtime: Runtime, settings: Any) -> Runtime:
+    clone = Runtime.__new__(Runtime)
+    clone.settings = settings
+    return clone
+
+
+def test_limits_shows_the_shared_buckets(live: Runtime) -> None:
+    live.limiter.observe("printeers", "default", {"retry-after": "30"}, 429, live.settings.rate_limits("printeers"))
+    shown = cli(live, "limits", "--provider", "printeers", "--json")
+    assert shown.returncode == 0, shown.stderr
+    buckets = {b["name"]: b for b in json.loads(shown.stdout)}
+    assert set(buckets) == {"default", "uploads", "downloads"}
+    assert buckets["uploads"]["count"] == 5000 and buckets["uploads"]["seconds"] == 86400
+    assert 25 < buckets["default"]["frozen_for"] <= 30
+    human = cli(live, "limits", "--provider", "printeers")
+    assert "uploads" in human.stdout and "5000/86400s" in human.stdout
+    live.limiter.client.delete(live.limiter.key("printeers", "default", "default"))

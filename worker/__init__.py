@@ -1,0 +1,61 @@
+"""printrelay's engine and its producer API.
+
+>>> import worker
+>>> job = worker.enqueue("upload_image", "printeers", {"source": "design.png"})   # doctest: +SKIP
+>>> worker.wait_for(job.id).result                                                # doctest: +SKIP
+{'image_reference': 'Image_…'}
+
+``enqueue`` validates the payload before anything is stored (a bad one raises
+:class:`InvalidPayload` naming the field), records the job, then publishes it to Celery.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worker.errors import (
+    InvalidPayload,
+    JobNotFound,
+    NotConfigured,
+    PrintrelayError,
+    UnknownAccount,
+    UnknownProvider,
+    UnsupportedKind,
+)
+from worker.jobview import AttemptInfo, JobInfo
+from worker.queries import get_job, list_jobs, wait_for
+from worker.states import JobState, OutcomeKind
+
+
+def enqueue(
+    kind: str,
+    provider: str,
+    payload: Any,
+    *,
+    account: str = "default",
+    idempotency_key: str | None = None,
+) -> JobInfo:
+    """Record a job and queue it. The same idempotency key (per kind, provider and account)
+    returns the job made the first time and creates nothing."""
+    from worker.runtime import get_runtime
+
+    return get_runtime().intake.enqueue(kind, provider, payload, account=account, idempotency_key=idempotency_key)
+
+
+__all__ = [
+    "AttemptInfo",
+    "InvalidPayload",
+    "JobInfo",
+    "JobNotFound",
+    "JobState",
+    "NotConfigured",
+    "OutcomeKind",
+    "PrintrelayError",
+    "UnknownAccount",
+    "UnknownProvider",
+    "UnsupportedKind",
+    "enqueue",
+    "get_job",
+    "list_jobs",
+    "wait_for",
+]

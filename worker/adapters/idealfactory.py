@@ -1,0 +1,230 @@
+"""Ideal Factory OMS (API v1, seed 002): orders, updates, deletes, print-file polling.
+
+- Auth: ``Authorization: Bearer`` with the configured token. ``store_id`` comes from the
+  payload, else from ``PRINTRELAY_IDEALFACTORY__STORE_ID`` (checked at enqueue).
+- ``template_config`` is a URL-encoded JSON string. A JSON object from the producer is encoded
+  at enqueue; a string is accepted only if it decodes to JSON.
+- ``submit_order`` is not idempotent, and whether a second order with the same
+  ``ecommerce_order_id`` is refused is unknown (PROVIDERS.md); there is no documented lookup by
+  it either, so an ambiguous submit goes to ``needs_review``.
+- ``update_order`` is a PUT: repeatable. ``cancel_order`` is a DELETE whose repeat answers 404,
+  so after a lost answer it is *reconciled*: ``GET`` the order, and a 404 means it is gone.
+- ``poll_print_file``: ``received``/``processing`` are pending, ``ready`` is done with
+  ``{"status", "url"}``, ``processingfailed`` fails with that code. With ``"download": true``
+  the file is stored under the artifact directory with its size and SHA-256.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+from urllib.parse import quote, unquote, urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from config.settings import IdealfactorySettings
+from worker.adapters.base import Adapter, Call, require
+from worker.artifacts import download
+from worker.http import classify_status, describe, error_message, json_body, send, unreadable
+from worker.outcome import Outcome
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+def decode_template_config(value: str) -> Any:
+    """The JSON inside a URL-encoded ``template_config``; ValueError if there is none."""
+    try:
+        return json.loads(unquote(value))
+    except ValueError:
+        raise ValueError("must be a JSON object, or a URL-encoded JSON string") from None
+
+
+class Item(_Open):
+    ecommerce_order_item_id: str = Field(min_length=1)
+    ecommerce_variant_id: str = Field(min_length=1)
+    quantity: int = Field(ge=1)
+    template_config: dict[str, Any] | list[Any] | str
+    thumbnails: list[str]
+
+    @field_validator("template_config")
+    @classmethod
+    def _json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            decode_template_config(value)
+        return value
+
+
+class Address(_Open):
+    type_id: Literal["billing", "shipping"]
+    address_1: str = Field(min_length=1)
+    post_code: str = Field(min_length=1)
+    city: str = Field(min_length=1)
+    country_code: str = Field(min_length=2, max_length=3)
+
+
+class ShippingLine(_Open):
+    code: str = Field(min_length=1)
+    shipping_price: float = Field(ge=0)
+
+
+class SubmitOrder(_Open):
+    store_id: str | None = Field(default=None, min_length=1)
+    ecommerce_order_id: str = Field(min_length=1)
+    items: list[Item] = Field(min_length=1)
+    addresses: list[Address] | None = None
+    shippings: list[ShippingLine] | None = None
+    create_print_files: bool | None = None
+
+    @model_validator(mode="after")
+    def _store(self, info: ValidationInfo) -> SubmitOrder:
+        settings = (info.context or {}).get("settings")
+        if self.store_id is None and not getattr(settings, "store_id", None):
+            raise ValueError("store_id is required: in the payload or as PRINTRELAY_IDEALFACTORY__STORE_ID")
+        return self
+
+
+class UpdateOrder(_Open):
+    order_uid: str = Field(min_length=1)
+    items: list[Item] | None = None
+    addresses: list[Address] | None = None
+    shippings: list[ShippingLine] | None = None
+
+
+class OrderUid(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_uid: str = Field(min_length=1)
+
+
+class PollPrintFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ecommerce_order_item_id: str = Field(min_length=1)
+    download: bool = False
+
+
+class IdealfactoryAdapter(Adapter):
+    name = "idealfactory"
+    payloads = {
+        "submit_order": SubmitOrder,
+        "update_order": UpdateOrder,
+        "cancel_order": OrderUid,
+        "poll_print_file": PollPrintFile,
+        "track_order": OrderUid,
+    }
+    idempotent = frozenset({"update_order", "poll_print_file", "track_order"})
+    reconcilable = frozenset({"cancel_order"})
+
+    def normalize(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Encode ``template_config`` objects once, at enqueue, so the stored payload is what is sent."""
+        if kind in ("submit_order", "update_order") and isinstance(payload.get("items"), list):
+            items = []
+            for item in payload["items"]:
+                config = item.get("template_config") if isinstance(item, dict) else None
+                if isinstance(config, dict | list):
+                    item = {**item, "template_config": quote(json.dumps(config, separators=(",", ":")), safe="")}
+                items.append(item)
+            payload = {**payload, "items": items}
+        return payload
+
+    # -- kinds ---------------------------------------------------------------------------
+
+    def submit_order(self, call: Call) -> Outcome:
+        settings = self._settings(call)
+        body = {**call.payload, "store_id": call.payload.get("store_id") or require(settings.store_id, "PRINTRELAY_IDEALFACTORY__STORE_ID")}
+        response = self._exchange(call, "POST", "/api/v1/orders", idempotent=False, json=body)
+        if isinstance(response, Outcome):
+            return response
+        order = json_body(response)
+        if not isinstance(order, dict) or not order.get("uid"):
+            return unreadable(response, idempotent=False, expected="the created order")
+        item_uids = {str(i.get("ecommerce_order_item_id")): i.get("uid") for i in order.get("items", []) if isinstance(i, dict)}
+        return Outcome.done({"order_uid": order["uid"], "item_uids": item_uids}, http_status=response.status_code).with_request(
+            describe(response.request)
+        )
+
+    def update_order(self, call: Call) -> Outcome:
+        uid = call.payload["order_uid"]
+        body = {k: v for k, v in call.payload.items() if k != "order_uid"}
+        response = self._exchange(call, "PUT", f"/api/v1/orders/{uid}", idempotent=True, json=body)
+        if isinstance(response, Outcome):
+            return response
+        order = json_body(response)
+        return Outcome.done({"order_uid": uid, "order": order if isinstance(order, dict) else None}, http_status=response.status_code)
+
+    def cancel_order(self, call: Call) -> Outcome:
+        uid = call.payload["order_uid"]
+        if call.reconcile:
+            found = self._exchange(call, "GET", f"/api/v1/orders/{uid}", idempotent=True)
+            if isinstance(found, Outcome) and found.error_code == "order_not_found":
+                return Outcome.done(
+                    {"order_uid": uid, "deleted": True}, http_status=404, note="the order was already deleted by an earlier attempt"
+                )
+            if isinstance(found, Outcome):
+                return found
+        response = self._exchange(call, "DELETE", f"/api/v1/orders/{uid}", idempotent=False)
+        if isinstance(response, Outcome):
+            return response
+        return Outcome.done({"order_uid": uid, "deleted": True}, http_status=response.status_code)
+
+    def poll_print_file(self, call: Call) -> Outcome:
+        item_id = call.payload["ecommerce_order_item_id"]
+        response = self._exchange(call, "GET", f"/api/v1/order-items/{quote(item_id, safe='')}/print", idempotent=True)
+        if isinstance(response, Outcome):
+            return response
+        body = json_body(response)
+        status = body.get("status") if isinstance(body, dict) else None
+        if status in ("received", "processing"):
+            return Outcome.pending(f"the print file is {status}", http_status=200)
+        if status == "processingfailed":
+            return Outcome.permanent("processingfailed", f"Ideal Factory could not make the print file of {item_id}", http_status=200)
+        if status != "ready" or not isinstance(body, dict) or not body.get("url"):
+            return unreadable(response, idempotent=True, expected="a print-file status")
+        result: dict[str, Any] = {"status": "ready", "url": body["url"]}
+        if call.payload.get("download"):
+            name = urlsplit(str(body["url"])).path.rsplit("/", 1)[-1] or "print-file"
+            destination = call.artifact_dir / "idealfactory" / f"{_safe(item_id)}-{_safe(name)}"
+            stored = download(call.client, call.client.build_request("GET", str(body["url"])), destination)
+            if isinstance(stored, Outcome):
+                return stored
+            result["artifact"] = stored
+        return Outcome.done(result, http_status=200)
+
+    def track_order(self, call: Call) -> Outcome:
+        uid = call.payload["order_uid"]
+        response = self._exchange(call, "GET", f"/api/v1/orders/{uid}", idempotent=True)
+        if isinstance(response, Outcome):
+            return response
+        order = json_body(response)
+        if not isinstance(order, dict):
+            return unreadable(response, idempotent=True, expected="an order")
+        return Outcome.done({"order_uid": uid, "order": order}, http_status=200)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _settings(self, call: Call) -> IdealfactorySettings:
+        assert isinstance(call.settings, IdealfactorySettings)
+        return call.settings
+
+    def _exchange(self, call: Call, method: str, path: str, *, idempotent: bool, **kwargs: Any) -> httpx.Response | Outcome:
+        settings = self._settings(call)
+        token = require(settings.token, "PRINTRELAY_IDEALFACTORY__TOKEN").get_secret_value()
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        request = call.client.build_request(method, settings.base_url.rstrip("/") + path, headers=headers, **kwargs)
+        response = send(call.client, request, idempotent=idempotent)
+        if isinstance(response, Outcome):
+            return response
+        if (generic := classify_status(response, idempotent=idempotent)) is not None:
+            return generic
+        if response.is_success:
+            return response
+        status = response.status_code
+        code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "order_not_found"}.get(status, f"http_{status}")
+        if status == 404 and "/order-items/" in path:
+            code = "order_item_not_found"
+        return Outcome.permanent(code, error_message(response), http_status=status).with_request(describe(request))
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:100]

@@ -1,0 +1,321 @@
+"""Print API (printapi.nl v2, seed 001): OAuth, orders with a client id, uploads, polling.
+
+- **Auth**: OAuth 2 client credentials at ``{base}/oauth``. One token per (base URL, client id)
+  and process, refreshed a minute before it expires and once on a 401; a second 401 is a
+  permanent ``unauthorized``. Tokens are registered with the redactor: they never reach an
+  attempt row or a log line.
+- **``submit_order``** always sends an ``id``: the producer's, else one derived from the
+  idempotency key, else the job id — the same on every attempt. An ambiguous submit (answer
+  lost) is therefore *reconciled*: the next attempt asks ``GET /orders/{id}`` first and only
+  submits if the order is not there. A 409 for a taken id outside reconciliation is a
+  permanent ``duplicate_order_id`` (the id belongs to another order).
+- **``upload_image``** POSTs the raw bytes to the item's ``uploadUrl`` (from the payload, or
+  read from the order) with the content type sniffed from the bytes (PDF, JPEG, PNG).
+  Uploading again replaces the file: safe to repeat.
+- **``poll_print_file``**: every file ``Accepted`` → done with ``files``; any ``DownloadFailed``
+  → failed with that code; anything else → pending, polled again after the poll interval.
+- Unknown (PROVIDERS.md): the error body's shape (read ``message``/``Message``/``error``) and
+  the status of a duplicate id (taken to be 409; a 400 naming the id is treated the same).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from config.settings import PrintapiSettings
+from worker.adapters.base import Adapter, Call, require
+from worker.http import classify_status, describe, error_message, json_body, send, unreadable
+from worker.outcome import Outcome
+from worker.redact import register_secret
+from worker.sources import read_source, sniff
+
+ACCEPTED, FAILED = "Accepted", "DownloadFailed"
+REFRESH_MARGIN = 60.0
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Address(_Open):
+    name: str = Field(min_length=1)
+    line1: str = Field(min_length=1)
+    postCode: str = Field(min_length=1)
+    city: str = Field(min_length=1)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+
+
+class Shipping(_Open):
+    address: Address
+
+
+class Item(_Open):
+    productId: str = Field(min_length=1)
+    quantity: int = Field(ge=1)
+    pageCount: int | None = Field(default=None, ge=1)
+    metadata: str | None = Field(default=None, max_length=4092)
+
+
+class SubmitOrder(_Open):
+    id: str | None = Field(default=None, min_length=1, max_length=36)
+    email: str | None = Field(default=None, max_length=254)
+    username: str | None = Field(default=None, max_length=64)
+    coupon: str | None = Field(default=None, max_length=64)
+    metadata: str | None = Field(default=None, max_length=4092)
+    items: list[Item] = Field(min_length=1)
+    shipping: Shipping
+
+
+class UploadImage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(min_length=1)
+    order_id: str = Field(min_length=1, max_length=36)
+    item_id: str = Field(min_length=1)
+    file: Literal["content", "cover"] = "content"
+    upload_url: str | None = None
+
+
+class OrderRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_id: str = Field(min_length=1, max_length=36)
+
+
+@dataclass
+class _Token:
+    value: str
+    expires: float
+
+
+class TokenCache:
+    """Access tokens per (base URL, client id), shared by the threads of one process."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str], _Token] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> str | None:
+        with self._lock:
+            token = self._tokens.get(key)
+            return token.value if token and token.expires - REFRESH_MARGIN > time.monotonic() else None
+
+    def put(self, key: tuple[str, str], value: str, expires_in: float) -> None:
+        register_secret(value)
+        with self._lock:
+            self._tokens[key] = _Token(value, time.monotonic() + expires_in)
+
+    def drop(self, key: tuple[str, str], value: str) -> None:
+        with self._lock:
+            if (token := self._tokens.get(key)) and token.value == value:
+                del self._tokens[key]
+
+
+def order_id_for(call: Call) -> str:
+    """The order's id, the same on every attempt of the job (at most 36 characters)."""
+    given = call.payload.get("id")
+    if isinstance(given, str) and given:
+        return given
+    if call.idempotency_key:
+        return "pr-" + hashlib.sha256(call.idempotency_key.encode()).hexdigest()[:32]
+    return call.job_id
+
+
+class PrintapiAdapter(Adapter):
+    name = "printapi"
+    payloads = {"submit_order": SubmitOrder, "upload_image": UploadImage, "poll_print_file": OrderRef, "track_order": OrderRef}
+    idempotent = frozenset({"upload_image", "poll_print_file", "track_order"})
+    reconcilable = frozenset({"submit_order"})
+
+    def __init__(self) -> None:
+        self.tokens = TokenCache()
+
+    def sequence_key(self, kind: str, payload: dict[str, Any]) -> str | None:
+        if kind == "submit_order":
+            return f"order_id:{payload['id']}" if isinstance(payload.get("id"), str) else None
+        return super().sequence_key(kind, payload)
+
+    # -- kinds ---------------------------------------------------------------------------
+
+    def submit_order(self, call: Call) -> Outcome:
+        order_id = order_id_for(call)
+        if call.reconcile:
+            existing = self._get_order(call, order_id, missing_ok=True)
+            if isinstance(existing, Outcome):
+                return existing
+            if existing is not None:
+                return Outcome.done(
+                    _order_result(existing), http_status=200, note=f"order {order_id} was already placed by an earlier attempt"
+                )
+        body = {**{k: v for k, v in call.payload.items()}, "id": order_id}
+        response = self._exchange(call, "POST", "/orders", idempotent=False, json=body)
+        if isinstance(response, Outcome):
+            if response.http_status == 409:
+                return Outcome.permanent("duplicate_order_id", f"Print API already has an order with id {order_id!r}", http_status=409)
+            return response
+        order = json_body(response)
+        if not isinstance(order, dict) or not order.get("id"):
+            return unreadable(response, idempotent=False, expected="the created order")
+        return Outcome.done(_order_result(order), http_status=response.status_code).with_request(describe(response.request))
+
+    def upload_image(self, call: Call) -> Outcome:
+        payload = {"file": "content", **call.payload}
+        url = payload.get("upload_url")
+        if not url:
+            order = self._get_order(call, payload["order_id"])
+            if isinstance(order, Outcome):
+                return order
+            assert order is not None
+            file = _file(order, payload["item_id"], payload["file"])
+            if file is None:
+                return Outcome.permanent(
+                    "file_not_found", f"order {payload['order_id']} has no {payload['file']} file for item {payload['item_id']}"
+                )
+            if file.get("status") in (ACCEPTED, "UploadInProgress"):
+                return Outcome.done(_upload_result(payload, file["status"]), note="the file was already uploaded")
+            url = file.get("uploadUrl")
+            if not url:
+                return Outcome.permanent("not_awaiting_upload", f"the file is {file.get('status')}, not awaiting an upload")
+        data = read_source(payload["source"], call.client)
+        if isinstance(data, Outcome):
+            return data
+        media_type = sniff(data)
+        if media_type is None:
+            return Outcome.permanent("unsupported_file_format", "Print API accepts PDF, JPEG and PNG files (checked by content)")
+        response = self._exchange(call, "POST", url, idempotent=True, content=data, headers={"Content-Type": media_type})
+        if isinstance(response, Outcome):
+            return response
+        return Outcome.done(_upload_result(payload, "uploaded"), http_status=response.status_code).with_request(describe(response.request))
+
+    def poll_print_file(self, call: Call) -> Outcome:
+        order = self._get_order(call, call.payload["order_id"])
+        if isinstance(order, Outcome):
+            return order
+        assert order is not None
+        files = {
+            f"{item.get('id')}/{name}": {"status": spec.get("status"), **{k: v for k, v in spec.items() if k != "status"}}
+            for item in order.get("items", [])
+            for name, spec in (item.get("files") or {}).items()
+            if isinstance(spec, dict)
+        }
+        if failed := [key for key, spec in files.items() if spec["status"] == FAILED]:
+            return Outcome.permanent(FAILED, f"Print API could not download {', '.join(failed)}", http_status=200)
+        if files and all(spec["status"] == ACCEPTED for spec in files.values()):
+            return Outcome.done({"files": files}, http_status=200)
+        waiting = sorted({str(spec["status"]) for spec in files.values() if spec["status"] != ACCEPTED}) or ["no files yet"]
+        return Outcome.pending(f"files not accepted yet: {', '.join(waiting)}", http_status=200)
+
+    def track_order(self, call: Call) -> Outcome:
+        order = self._get_order(call, call.payload["order_id"])
+        if isinstance(order, Outcome):
+            return order
+        assert order is not None
+        result = {"order_id": order.get("id"), "status": order.get("status")}
+        if order.get("trackingUrl"):
+            result["trackingUrl"] = order["trackingUrl"]
+        return Outcome.done(result, http_status=200)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _get_order(self, call: Call, order_id: str, *, missing_ok: bool = False) -> dict[str, Any] | Outcome | None:
+        response = self._exchange(call, "GET", f"/orders/{order_id}", idempotent=True, missing_ok=missing_ok)
+        if isinstance(response, Outcome):
+            return response
+        if response.status_code == 404:
+            return None
+        order = json_body(response)
+        return order if isinstance(order, dict) else unreadable(response, idempotent=True, expected="an order")
+
+    def _exchange(
+        self, call: Call, method: str, path: str, *, idempotent: bool, missing_ok: bool = False, **kwargs: Any
+    ) -> httpx.Response | Outcome:
+        """One authenticated request; a 401 refreshes the token and tries once more."""
+        settings = call.settings
+        assert isinstance(settings, PrintapiSettings)
+        url = path if path.startswith(("http://", "https://")) else settings.base_url.rstrip("/") + path
+        for fresh in (False, True):
+            token = self._token(call, settings, force=fresh)
+            if isinstance(token, Outcome):
+                return token
+            headers = {"Accept": "application/json", "Authorization": f"Bearer {token}", **kwargs.get("headers", {})}
+            request = call.client.build_request(method, url, **{**kwargs, "headers": headers})
+            response = send(call.client, request, idempotent=idempotent)
+            if isinstance(response, Outcome):
+                return response
+            if response.status_code != 401:
+                return self._read(response, idempotent=idempotent, missing_ok=missing_ok)
+            self.tokens.drop(_token_key(settings), token)
+            if fresh:
+                message = f"Print API refused a fresh token: {error_message(response)}"
+                return Outcome.permanent("unauthorized", message, http_status=401).with_request(describe(request))
+        raise AssertionError("unreachable")
+
+    def _read(self, response: httpx.Response, *, idempotent: bool, missing_ok: bool) -> httpx.Response | Outcome:
+        """A usable response, or the Outcome its status means."""
+        if missing_ok and response.status_code == 404:
+            return response
+        if (generic := classify_status(response, idempotent=idempotent)) is not None:
+            return generic
+        if response.is_success:
+            return response
+        status = response.status_code
+        code = {400: "invalid_input", 403: "not_allowed", 404: "order_not_found", 409: "conflict"}.get(status, f"http_{status}")
+        return Outcome.permanent(code, error_message(response), http_status=status).with_request(describe(response.request))
+
+    def _token(self, call: Call, settings: PrintapiSettings, *, force: bool) -> str | Outcome:
+        key = _token_key(settings)
+        if not force and (token := self.tokens.get(key)):
+            return token
+        client_id = require(settings.client_id, "PRINTRELAY_PRINTAPI__CLIENT_ID")
+        secret = require(settings.client_secret, "PRINTRELAY_PRINTAPI__CLIENT_SECRET")
+        request = call.client.build_request(
+            "POST",
+            settings.base_url.rstrip("/") + "/oauth",
+            data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret.get_secret_value()},
+            headers={"Accept": "application/json"},
+        )
+        response = send(call.client, request, idempotent=True)
+        if isinstance(response, Outcome):
+            return response
+        if (generic := classify_status(response, idempotent=True)) is not None:
+            return generic
+        if response.status_code in (400, 401):
+            return Outcome.permanent(
+                "unauthorized", f"Print API refused the client credentials: {error_message(response)}", http_status=response.status_code
+            )
+        body = json_body(response)
+        if not response.is_success or not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+            return unreadable(response, idempotent=True, expected="an access token")
+        self.tokens.put(key, body["access_token"], float(body.get("expires_in") or 3600))
+        return str(body["access_token"])
+
+
+def _token_key(settings: PrintapiSettings) -> tuple[str, str]:
+    return (settings.base_url, settings.client_id or "")
+
+
+def _file(order: dict[str, Any], item_id: str, name: str) -> dict[str, Any] | None:
+    for item in order.get("items", []):
+        if str(item.get("id")) == str(item_id):
+            spec = (item.get("files") or {}).get(name)
+            return spec if isinstance(spec, dict) else None
+    return None
+
+
+def _order_result(order: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "order_id": order.get("id"),
+        "status": order.get("status"),
+        "items": [
+            {"id": item.get("id"), "productId": item.get("productId"), "files": item.get("files") or {}} for item in order.get("items", [])
+        ],
+    }
+
+
+def _upload_result(payload: dict[str, Any], status: str) -> dict[str, Any]:
+    return {"order_id": payload["order_id"], "item_id": payload["item_id"], "file": payload["file"], "status": status}

@@ -1,0 +1,221 @@
+"""Printlane (API 2023-10, seed 004): signed order pushes that retry until a 2xx.
+
+- **Signing**: ``X-Printlane-Store``, ``X-Printlane-Api-Key`` and ``X-Printlane-Api-Signature``,
+  the lowercase hex HMAC-SHA256 of store id + order id with the API secret, computed here; the
+  secret never leaves the settings.
+- **Every property is required** (since 2022-08). At enqueue, missing properties that may be
+  empty are filled with ``""`` (``email``, ``firstName``, ``lastName``, ``status``, and every
+  field of ``billingDetails``/``shippingDetails``); ``domain`` defaults from
+  ``PRINTRELAY_PRINTLANE__DOMAIN``; ``created``/``updated`` must be ISO-8601 (filled with the
+  enqueue time when missing); line items need integer ``id``, ``token``, integer ``quantity``
+  and a numeric ``price``.
+- **No designs, no push**: an order without line items ends ``skipped`` with the reason and no
+  request (GDPR: Printlane may store only orders with designs).
+- **Until a 2xx**: pushes retry transient failures for ``PRINTRELAY_PRINTLANE__PUSH_DEADLINE``
+  (7 days) with backoff capped at an hour, every attempt recorded.
+- **Converging**: a create refused because the order exists (409) becomes an update; an update
+  of an order Printlane does not have (404) becomes a create; deleting what is not there (404)
+  is done. Pushes carry the whole order, so repeating one is harmless.
+- **Ordering**: create, update and delete jobs of one order carry its ``orderId`` as sequence
+  key; a delete that succeeds makes that order's pending updates unnecessary (``skipped``).
+- Unknown (PROVIDERS.md): the error format (read ``message``/``error``) and the rate limit
+  (a conservative 60/min: Printlane asks integrations to spread pushes out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator, model_validator
+
+from config.settings import PrintlaneSettings, ProviderSettings
+from worker.adapters.base import Adapter, Call, require
+from worker.http import classify_status, describe, error_message, send
+from worker.outcome import Outcome
+
+DETAIL_FIELDS = (
+    "address1",
+    "address2",
+    "city",
+    "companyName",
+    "country",
+    "countryCode",
+    "firstName",
+    "lastName",
+    "phone",
+    "province",
+    "zip",
+)
+EMPTY_ALLOWED = ("email", "firstName", "lastName", "status")
+
+
+def signature(secret: str, store_id: str, order_id: str) -> str:
+    """Lowercase hex HMAC-SHA256 of store id + order id (seed 004, "Generating the signature")."""
+    return hmac.new(secret.encode(), f"{store_id}{order_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def _iso(value: str) -> str:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("must be an ISO-8601 date, e.g. 2022-01-31T13:45:08.672Z") from None
+    return value
+
+
+class Details(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    address1: str = ""
+    address2: str = ""
+    city: str = ""
+    companyName: str = ""
+    country: str = ""
+    countryCode: str = ""
+    firstName: str = ""
+    lastName: str = ""
+    phone: str = ""
+    province: str = ""
+    zip: str = ""
+
+
+class LineItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: StrictInt
+    token: str = Field(min_length=1)
+    quantity: StrictInt = Field(ge=1)
+    price: float
+
+
+class Order(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    orderId: str = Field(min_length=1)
+    domain: str | None = None
+    billingDetails: Details = Field(default_factory=Details)
+    shippingDetails: Details = Field(default_factory=Details)
+    created: str | None = None
+    updated: str | None = None
+    email: str = ""
+    firstName: str = ""
+    lastName: str = ""
+    status: str = ""
+    lineItems: list[LineItem]
+
+    @field_validator("created", "updated")
+    @classmethod
+    def _dates(cls, value: str | None) -> str | None:
+        return _iso(value) if value is not None else None
+
+    @model_validator(mode="after")
+    def _domain(self, info: ValidationInfo) -> Order:
+        settings = (info.context or {}).get("settings")
+        if not self.domain and not getattr(settings, "domain", None):
+            raise ValueError("domain is required: in the order or as PRINTRELAY_PRINTLANE__DOMAIN")
+        return self
+
+
+class DeleteOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_id: str = Field(min_length=1)
+
+
+class PrintlaneAdapter(Adapter):
+    name = "printlane"
+    payloads = {"submit_order": Order, "update_order": Order, "cancel_order": DeleteOrder}
+    # Every push carries the whole order and deleting twice changes nothing: all repeatable.
+    idempotent = frozenset({"submit_order", "update_order", "cancel_order"})
+    supersedes = {"cancel_order": ("update_order",)}
+
+    def sequence_key(self, kind: str, payload: dict[str, Any]) -> str | None:
+        return str(payload.get("order_id") if kind == "cancel_order" else payload.get("orderId"))
+
+    def policy_defaults(self, kind: str, settings: ProviderSettings) -> Mapping[str, float] | None:
+        assert isinstance(settings, PrintlaneSettings)
+        return {"deadline": settings.push_deadline, "max_attempts": 1_000_000, "cap": 3600.0}
+
+    def normalize(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Fill what the 2023-10 rules require but the producer may leave out (the enqueue time
+        for missing dates). ``domain`` is filled at send time, from the worker's settings."""
+        if kind == "cancel_order":
+            return payload
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        order = {**payload}
+        for name in EMPTY_ALLOWED:
+            order.setdefault(name, "")
+        for name in ("created", "updated"):
+            order.setdefault(name, now)
+        for details in ("billingDetails", "shippingDetails"):
+            order[details] = {name: "" for name in DETAIL_FIELDS} | dict(order.get(details) or {})
+        return order
+
+    # -- kinds ---------------------------------------------------------------------------
+
+    def submit_order(self, call: Call) -> Outcome:
+        return self._push(call, create=True)
+
+    def update_order(self, call: Call) -> Outcome:
+        return self._push(call, create=False)
+
+    def cancel_order(self, call: Call) -> Outcome:
+        order_id = call.payload["order_id"]
+        response = self._exchange(call, "DELETE", f"/orders/{order_id}", order_id)
+        if isinstance(response, Outcome):
+            if response.http_status == 404:
+                return Outcome.done(
+                    {"order_id": order_id, "deleted": True}, http_status=404, note="Printlane does not have the order (already deleted)"
+                )
+            return response
+        return Outcome.done({"order_id": order_id, "deleted": True}, http_status=response.status_code)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _push(self, call: Call, *, create: bool) -> Outcome:
+        order = {**call.payload}
+        settings = self._settings(call)
+        order["domain"] = order.get("domain") or require(settings.domain, "PRINTRELAY_PRINTLANE__DOMAIN")
+        order_id = str(order["orderId"])
+        if not order.get("lineItems"):
+            return Outcome.skip("the order has no designs (no line items): Printlane may store only orders with designs, so it is not sent")
+        first, second = ("POST", "/orders"), ("POST", f"/orders/{order_id}")
+        if not create:
+            first, second = second, first
+        response = self._exchange(call, *first, order_id, json=order)
+        note = None
+        if isinstance(response, Outcome) and response.http_status == (409 if create else 404):
+            note = "the order already existed: updated instead" if create else "Printlane did not have the order: created instead"
+            response = self._exchange(call, *second, order_id, json=order)
+        if isinstance(response, Outcome):
+            return response
+        return Outcome.done({"order_id": order_id}, http_status=response.status_code, note=note).with_request(describe(response.request))
+
+    def _settings(self, call: Call) -> PrintlaneSettings:
+        assert isinstance(call.settings, PrintlaneSettings)
+        return call.settings
+
+    def _exchange(self, call: Call, method: str, path: str, order_id: str, **kwargs: Any) -> httpx.Response | Outcome:
+        settings = self._settings(call)
+        store = require(settings.store_id, "PRINTRELAY_PRINTLANE__STORE_ID")
+        key = require(settings.api_key, "PRINTRELAY_PRINTLANE__API_KEY").get_secret_value()
+        secret = require(settings.api_secret, "PRINTRELAY_PRINTLANE__API_SECRET").get_secret_value()
+        headers = {
+            "X-Printlane-Store": store,
+            "X-Printlane-Api-Key": key,
+            "X-Printlane-Api-Signature": signature(secret, store, order_id),
+            "Accept": "application/json",
+        }
+        request = call.client.build_request(method, settings.base_url.rstrip("/") + path, headers=headers, **kwargs)
+        response = send(call.client, request, idempotent=True)
+        if isinstance(response, Outcome):
+            return response
+        if (generic := classify_status(response, idempotent=True)) is not None:
+            return generic
+        if response.is_success:
+            return response
+        status = response.status_code
+        code = {400: "invalid_order", 401: "unauthorized", 403: "forbidden", 404: "order_not_found", 409: "order_exists"}.get(
+            status, f"http_{status}"
+        )
+        return Outcome.permanent(code, error_message(response), http_status=status).with_request(describe(request))

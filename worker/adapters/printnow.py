@@ -1,0 +1,172 @@
+"""PrintNow Enterprise API (v2, seed 003): print-file downloads, status and shipping updates.
+
+Here the shop is the provider of orders: printrelay fetches print-ready files and reports
+status back.
+
+- Auth: HTTP Basic ``token:key``. Every authentication or licence failure is a 401 with a
+  message: a permanent ``unauthorized`` carrying it.
+- ``poll_print_file``: ``GET /order/{id}/download[/{itemId}]`` (or ``/assets/{itemId}``). A 409
+  with ``Retry-After`` means the files are still being merged: ``pending``, waited exactly that
+  long, no attempt counted. A 200 streams the ZIP to the artifact directory under a temporary
+  name, checks that it opens as a ZIP, and only then renames it; a truncated or corrupt ZIP is a
+  ``transient`` failure and is never stored. The result is ``{"artifact": {path, sha256, size}}``.
+- ``update_status``: ``PATCH /order/{id}/status[/{itemId}]`` with the seed's body, or
+  ``PATCH /order/{id}/shipped[/{itemId}]`` with an optional tracking number. 204 is done. Both are
+  repeatable by the seed's own rules (a status is a target; tracking numbers are appended
+  without duplicates). A 400 from ``shipped`` is ``no_shipped_status``; 404s are
+  ``order_not_found`` / ``item_not_found``.
+- ``track_order``: ``GET /order/{id}``; the result keeps status, items with their statuses, and
+  the shipping fields.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from config.settings import PrintnowSettings
+from worker.adapters.base import Adapter, Call, require
+from worker.artifacts import download, zip_problem
+from worker.http import classify_status, describe, error_message, json_body, send, unreadable
+from worker.outcome import Outcome
+from worker.waiting.headers import parse_retry_after
+
+OrderId = int | str
+SHIPPING_FIELDS = ("shipping_address", "shipping_provider", "shipping_service", "shipped_on", "shipping_total")
+
+
+class PollPrintFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_id: OrderId
+    item_id: OrderId | None = None
+    assets: bool = False
+
+    @model_validator(mode="after")
+    def _assets_need_an_item(self) -> PollPrintFile:
+        if self.assets and self.item_id is None:
+            raise ValueError("assets are downloaded per item: give item_id")
+        return self
+
+
+class UpdateStatus(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_id: OrderId
+    item_id: OrderId | None = None
+    shipped: bool | None = None
+    order_status: str | None = Field(default=None, min_length=1)
+    comments: str | None = None
+    tracking_number: str | None = Field(default=None, min_length=1)
+    user_initials: str | None = None
+    notify_customer: bool | None = None
+    notify_vendor: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> UpdateStatus:
+        if bool(self.shipped) == (self.order_status is not None):
+            raise ValueError('give either "shipped": true or an "order_status"')
+        if self.shipped and any(v is not None for v in (self.comments, self.user_initials, self.notify_customer, self.notify_vendor)):
+            raise ValueError("marking shipped takes only tracking_number; use order_status for comments and notifications")
+        return self
+
+
+class TrackOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_id: OrderId
+
+
+class PrintnowAdapter(Adapter):
+    name = "printnow"
+    payloads = {"poll_print_file": PollPrintFile, "update_status": UpdateStatus, "track_order": TrackOrder}
+    idempotent = frozenset({"poll_print_file", "update_status", "track_order"})
+
+    def poll_print_file(self, call: Call) -> Outcome:
+        order_id, item_id = call.payload["order_id"], call.payload.get("item_id")
+        if call.payload.get("assets"):
+            path, name = f"/order/{order_id}/assets/{item_id}", f"item-assets-{item_id}.zip"
+        elif item_id is not None:
+            path, name = f"/order/{order_id}/download/{item_id}", f"item-{item_id}.zip"
+        else:
+            path, name = f"/order/{order_id}/download", f"order-{order_id}.zip"
+        request = self._request(call, "GET", path, accept="application/zip")
+        destination = call.artifact_dir / "printnow" / f"order-{order_id}" / name
+        stored = download(call.client, request, destination, check=zip_problem, refused=lambda r: self._refused(r, idempotent=True))
+        if isinstance(stored, Outcome):
+            return stored.with_request(describe(request))
+        return Outcome.done({"artifact": stored}, http_status=200).with_request(describe(request))
+
+    def update_status(self, call: Call) -> Outcome:
+        payload = call.payload
+        suffix = f"/{payload['item_id']}" if payload.get("item_id") is not None else ""
+        if payload.get("shipped"):
+            path = f"/order/{payload['order_id']}/shipped{suffix}"
+            body = {"tracking_number": payload["tracking_number"]} if payload.get("tracking_number") else None
+        else:
+            path = f"/order/{payload['order_id']}/status{suffix}"
+            body = {
+                k: payload[k]
+                for k in ("order_status", "comments", "tracking_number", "user_initials", "notify_customer", "notify_vendor")
+                if payload.get(k) is not None
+            }
+        response = self._exchange(call, "PATCH", path, json=body)
+        if isinstance(response, Outcome):
+            if response.http_status == 400 and payload.get("shipped"):
+                return Outcome.permanent("no_shipped_status", 'the storefront has no "Order Shipped" status configured', http_status=400)
+            return response
+        what = "shipped" if payload.get("shipped") else payload["order_status"]
+        return Outcome.done(
+            {"order_id": payload["order_id"], "item_id": payload.get("item_id"), "status": what}, http_status=response.status_code
+        )
+
+    def track_order(self, call: Call) -> Outcome:
+        response = self._exchange(call, "GET", f"/order/{call.payload['order_id']}")
+        if isinstance(response, Outcome):
+            return response
+        order = json_body(response)
+        if not isinstance(order, dict):
+            return unreadable(response, idempotent=True, expected="an order")
+        items = [
+            {k: item.get(k) for k in ("id", "name", "status", "quantity", "due_on")}
+            for item in order.get("items", [])
+            if isinstance(item, dict)
+        ]
+        result = {"order_id": order.get("id"), "status": order.get("status"), "items": items, **{k: order.get(k) for k in SHIPPING_FIELDS}}
+        return Outcome.done(result, http_status=200)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _request(self, call: Call, method: str, path: str, *, accept: str = "application/json", **kwargs: Any) -> httpx.Request:
+        settings = call.settings
+        assert isinstance(settings, PrintnowSettings)
+        token = require(settings.token, "PRINTRELAY_PRINTNOW__TOKEN").get_secret_value()
+        key = require(settings.key, "PRINTRELAY_PRINTNOW__KEY").get_secret_value()
+        basic = base64.b64encode(f"{token}:{key}".encode()).decode()  # RFC 7617
+        headers = {"Accept": accept, "Authorization": f"Basic {basic}"}
+        return call.client.build_request(method, settings.base_url.rstrip("/") + path, headers=headers, **kwargs)
+
+    def _exchange(self, call: Call, method: str, path: str, **kwargs: Any) -> httpx.Response | Outcome:
+        request = self._request(call, method, path, **kwargs)
+        response = send(call.client, request, idempotent=True)
+        if isinstance(response, Outcome):
+            return response
+        return response if response.is_success else self._refused(response, idempotent=True)
+
+    def _refused(self, response: httpx.Response, *, idempotent: bool) -> Outcome:
+        status = response.status_code
+        message = error_message(response)
+        if status == 409:
+            # "All items have not completed merge process": poll again after exactly Retry-After.
+            wait = parse_retry_after(response.headers.get("retry-after"))
+            return Outcome.pending(message, http_status=409, retry_after=wait).with_request(describe(response.request))
+        if (generic := classify_status(response, idempotent=idempotent)) is not None:
+            return generic
+        if status == 401:
+            return Outcome.permanent("unauthorized", message, http_status=401).with_request(describe(response.request))
+        if status == 404:
+            code = "item_not_found" if "item" in message.lower() else "order_not_found"
+            return Outcome.permanent(code, message, http_status=404).with_request(describe(response.request))
+        return Outcome.permanent("bad_request" if status == 400 else f"http_{status}", message, http_status=status).with_request(
+            describe(response.request)
+        )

@@ -1,0 +1,155 @@
+"""Taking a job in: validate, record, publish — in that order, so nothing is ever half-made.
+
+A payload that breaks a rule is refused before anything is written. The job row is committed
+before the Celery message is published; if publishing fails (Redis is down) the job stays
+``queued`` and beat's ``requeue_lost`` publishes it later, so an accepted job is never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from config.settings import Settings
+from worker import dependencies
+from worker.adapters.base import Adapter
+from worker.errors import InvalidPayload, UnknownAccount, UnknownProvider, UnsupportedKind
+from worker.jobview import JobInfo
+from worker.runner import Publisher
+from worker.states import JobState
+from worker.store import Dependency, Job, Store
+from worker.store.types import utcnow
+from worker.waiting.policy import policy_for
+
+log = logging.getLogger("printrelay.intake")
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+class Intake:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        adapters: Mapping[str, Adapter],
+        publisher: Publisher,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store, self.settings, self.adapters, self.publisher, self.clock = store, settings, adapters, publisher, clock
+
+    def check(self, kind: str, provider: str, payload: Any, account: str = "default") -> dict[str, Any]:
+        """Every enqueue-time rule; the normalised payload, or an error naming what is wrong."""
+        adapter = self.adapters.get(provider)
+        if adapter is None:
+            raise UnknownProvider(f"unknown provider {provider!r} (known: {', '.join(sorted(self.adapters))})")
+        if kind not in adapter.kinds:
+            raise UnsupportedKind(f"{provider} does not support {kind!r} (it supports: {', '.join(sorted(adapter.kinds))})")
+        settings = self.settings.provider(provider)
+        if not settings.has_account(account):
+            raise UnknownAccount(
+                f"no settings for account {account!r} of {provider} (PRINTRELAY_{provider.upper()}__ACCOUNTS__{account.upper()}__…)"
+            )
+        dependencies.check(payload)
+        return adapter.validate(kind, payload, settings)
+
+    def enqueue(
+        self,
+        kind: str,
+        provider: str,
+        payload: Any,
+        *,
+        account: str = "default",
+        idempotency_key: str | None = None,
+    ) -> JobInfo:
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+            raise InvalidPayload("idempotency_key", f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+        if idempotency_key is not None and (existing := self._existing(kind, provider, account, idempotency_key)):
+            return existing
+        normalised = self.check(kind, provider, payload, account)
+        adapter = self.adapters[provider]
+        sequence_key = adapter.sequence_key(kind, normalised)
+        uses = dependencies.check(normalised)
+        follows = None
+        if sequence_key and (previous := self._predecessor(provider, account, sequence_key, skip=adapter.supersedes.get(kind, ()))):
+            follows = None if previous in uses else previous
+        links = [(other, False) for other in uses] + ([(follows, True)] if follows else [])
+        state, error = self._initial_state(links)
+        policy = policy_for(kind, self.settings, adapter.policy_defaults(kind, self.settings.provider(provider)))
+        now = self.clock()
+        job = Job(
+            id=str(uuid.uuid4()),
+            kind=kind,
+            provider=provider,
+            account=account,
+            state=state.value,
+            error_code=error[0] if error else None,
+            error_message=error[1] if error else None,
+            idempotency_key=idempotency_key,
+            payload=normalised,
+            attempt_count=0,
+            budget_used=0,
+            reconcile=False,
+            deadline_at=now + timedelta(seconds=policy.deadline),
+            sequence_key=sequence_key,
+            queued_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with self.store.transaction() as session:
+                session.add(job)
+                session.flush()
+                session.add_all(Dependency(job_id=job.id, depends_on=other, ordering=ordering) for other, ordering in links)
+        except IntegrityError:
+            # Another producer won the race for this idempotency key: theirs is the job.
+            if idempotency_key is not None and (existing := self._existing(kind, provider, account, idempotency_key)):
+                return existing
+            raise
+        if state is not JobState.QUEUED:
+            return JobInfo.of(job)
+        try:
+            self.publisher.publish(job.id, kind, provider)
+        except Exception:
+            log.exception("job %s recorded but not published; beat's requeue_lost will publish it", job.id)
+        return JobInfo.of(job)
+
+    def _predecessor(self, provider: str, account: str, sequence_key: str, *, skip: tuple[str, ...] = ()) -> str | None:
+        """The newest unfinished job on the same provider order (one under review counts as
+        unfinished): this one runs after it. Jobs this kind makes unnecessary (``skip``: the updates a delete supersedes) are not waited for."""
+        unfinished = [*dependencies.UNFINISHED, JobState.NEEDS_REVIEW.value]
+        query = (
+            select(Job.id)
+            .where(Job.provider == provider, Job.account == account, Job.sequence_key == sequence_key, Job.state.in_(unfinished))
+            .order_by(Job.created_at.desc())
+            .limit(1)
+        )
+        if skip:
+            query = query.where(Job.kind.not_in(skip))
+        with self.store.transaction() as session:
+            return session.execute(query).scalar_one_or_none()
+
+    def _initial_state(self, links: list[tuple[str, bool]]) -> tuple[JobState, tuple[str, str] | None]:
+        """queued if nothing holds it, failed if a job whose result it uses already failed, else blocked."""
+        if not links:
+            return JobState.QUEUED, None
+        ordering = dict(links)
+        with self.store.transaction() as session:
+            rows = session.execute(select(Job.id, Job.kind, Job.state, Job.error_code).where(Job.id.in_(list(ordering)))).all()
+        if missing := [d for d in ordering if d not in {row.id for row in rows}]:
+            raise InvalidPayload("payload", f"no job {missing[0]!r} to depend on")
+        state, message = dependencies.verdict(dependencies.Link(*row, ordering=ordering[row.id]) for row in rows)
+        return state, ((dependencies.DEPENDENCY_FAILED, message) if message else None)
+
+    def _existing(self, kind: str, provider: str, account: str, key: str) -> JobInfo | None:
+        with self.store.transaction() as session:
+            job = session.execute(
+                select(Job).where(Job.kind == kind, Job.provider == provider, Job.account == account, Job.idempotency_key == key)
+            ).scalar_one_or_none()
+            return JobInfo.of(job) if job is not None else None

@@ -1,0 +1,105 @@
+"""What beat runs: the durable half of waiting, and recovery from lost workers and messages.
+
+Each function does one bounded scan over an index (``state, next_attempt_at``;
+``state, lease_expires_at``; ``state, queued_at``), so a tick costs O(matching jobs), not
+O(all jobs). Every publish happens after the commit; a publish that fails leaves the job
+``queued`` for the next ``requeue_lost`` tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from worker import dependencies
+from worker.outcome import Outcome
+from worker.runtime import Runtime
+from worker.states import JobState, OutcomeKind
+from worker.store import Job
+
+log = logging.getLogger("printrelay.maintenance")
+BATCH = 1000
+
+
+def dispatch_due(runtime: Runtime, limit: int = BATCH) -> int:
+    """Waiting jobs whose time has come → ``queued`` and published. Returns how many."""
+    now = runtime.runner.clock()
+    with runtime.store.transaction() as session:
+        due = session.execute(
+            select(Job.id, Job.kind, Job.provider)
+            .where(Job.state == JobState.WAITING.value, Job.next_attempt_at <= now)
+            .order_by(Job.next_attempt_at)
+            .limit(limit)
+        ).all()
+        if not due:
+            return 0
+        session.execute(
+            update(Job)
+            .where(Job.id.in_([row.id for row in due]), Job.state == JobState.WAITING.value)
+            .values(state=JobState.QUEUED.value, queued_at=now, next_attempt_at=None, updated_at=now)
+        )
+    _publish_all(runtime, due)
+    return len(due)
+
+
+def requeue_lost(runtime: Runtime, limit: int = BATCH) -> int:
+    """Queued jobs nobody claimed for ``requeue_after`` seconds (a flushed or restarted Redis,
+    a failed publish) are published again. A duplicate message is harmless: the claim decides."""
+    now = runtime.runner.clock()
+    cutoff = now - timedelta(seconds=runtime.settings.requeue_after)
+    with runtime.store.transaction() as session:
+        lost = session.execute(
+            select(Job.id, Job.kind, Job.provider)
+            .where(Job.state == JobState.QUEUED.value, Job.queued_at <= cutoff)
+            .order_by(Job.queued_at)
+            .limit(limit)
+        ).all()
+        if not lost:
+            return 0
+        session.execute(update(Job).where(Job.id.in_([row.id for row in lost])).values(queued_at=now))
+    _publish_all(runtime, lost)
+    log.warning("requeued %d queued jobs that no worker claimed", len(lost))
+    return len(lost)
+
+
+def release_stuck(runtime: Runtime, limit: int = BATCH) -> int:
+    """Blocked jobs whose dependencies have all ended are queued or failed (see
+    :func:`worker.dependencies.release_stuck`). Returns how many moved."""
+    moved = dependencies.release_stuck(runtime.store, runtime.publisher, limit)
+    if moved:
+        log.warning("settled %d blocked jobs whose dependencies had already ended", moved)
+    return moved
+
+
+def recover_stale(runtime: Runtime, limit: int = BATCH) -> int:
+    """Running jobs whose lease expired (their worker died) get a ``crashed`` attempt and go on
+    as the policy says: retried, reconciled first, or sent to review."""
+    now = runtime.runner.clock()
+    with runtime.store.transaction() as session:
+        stale = list(
+            session.execute(select(Job).where(Job.state == JobState.RUNNING.value, Job.lease_expires_at <= now).limit(limit)).scalars()
+        )
+    recovered = 0
+    for job in stale:
+        if job.lease_token is None:
+            continue
+        outcome = Outcome(
+            OutcomeKind.CRASHED, error_code="worker_lost", error_message="the worker running this attempt stopped before recording it"
+        )
+        if runtime.runner.record(job, job.lease_token, outcome, started=job.updated_at, called=False) is not None:
+            recovered += 1
+    if recovered:
+        log.warning("recovered %d jobs from lost workers", recovered)
+    return recovered
+
+
+def _publish_all(runtime: Runtime, rows: Sequence[Any]) -> None:
+    for row in rows:
+        try:
+            runtime.publisher.publish(row.id, row.kind, row.provider)
+        except Exception:
+            log.exception("publishing job %s failed; requeue_lost will try again", row.id)

@@ -1,0 +1,97 @@
+"""Prometheus metrics of the jobs themselves (Flower's own ``/metrics`` is about Celery tasks).
+
+- ``printrelay_jobs{state,provider,kind}``: jobs by state, read from the database at scrape
+  time, so every worker's jobs are counted once, whatever process serves the scrape.
+- ``printrelay_attempts_total{provider,outcome}``: attempts by outcome, from the database.
+- ``printrelay_queue_wait_seconds{provider}`` (sum and count): from when a job became due to
+  when a worker claimed it.
+- ``printrelay_bucket_waits_total{provider}``: jobs handed back to wait for a rate-limit slot.
+- ``printrelay_throttled_total{provider}``: 429s the providers answered.
+
+The last three are counted by the workers in Redis (``printrelay:metrics:*``): shared by all
+workers, read by ``printrelay metrics``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import redis
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from worker.store import Attempt, Job, Store
+
+PREFIX = "printrelay:metrics"
+log = logging.getLogger("printrelay.metrics")
+
+
+class Counters:
+    """The workers' side: cheap Redis increments; never fails the caller."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    def queue_wait(self, provider: str, seconds: float) -> None:
+        self._do(
+            lambda pipe: pipe.hincrbyfloat(f"{PREFIX}:queue_wait_sum", provider, max(0.0, seconds)).hincrby(
+                f"{PREFIX}:queue_wait_count", provider, 1
+            )
+        )
+
+    def bucket_wait(self, provider: str) -> None:
+        self._do(lambda pipe: pipe.hincrby(f"{PREFIX}:bucket_waits", provider, 1))
+
+    def throttled(self, provider: str) -> None:
+        self._do(lambda pipe: pipe.hincrby(f"{PREFIX}:throttled", provider, 1))
+
+    def _do(self, build: object) -> None:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            build(pipe)  # type: ignore[operator]
+            pipe.execute()
+        except redis.RedisError:
+            log.debug("metrics counter not updated", exc_info=True)
+
+
+class JobsCollector(Collector):
+    def __init__(self, store: Store, client: redis.Redis) -> None:
+        self.store, self.client = store, client
+
+    def collect(self) -> Iterator[Metric]:
+        jobs = GaugeMetricFamily("printrelay_jobs", "Jobs by state, provider and kind", labels=["state", "provider", "kind"])
+        attempts = CounterMetricFamily("printrelay_attempts", "Attempts by provider and outcome", labels=["provider", "outcome"])
+        with self.store.transaction() as session:
+            for state, provider, kind, count in session.execute(
+                select(Job.state, Job.provider, Job.kind, func.count()).group_by(Job.state, Job.provider, Job.kind)
+            ):
+                jobs.add_metric([state, provider, kind], count)
+            query = (
+                select(Job.provider, Attempt.outcome, func.count())
+                .join(Job, Job.id == Attempt.job_id)
+                .group_by(Job.provider, Attempt.outcome)
+            )
+            for provider, outcome, count in session.execute(query):
+                attempts.add_metric([provider, outcome], count)
+        yield jobs
+        yield attempts
+        wait = SummaryMetricFamily("printrelay_queue_wait_seconds", "From due to claimed", labels=["provider"])
+        sums = self._hash("queue_wait_sum")
+        counts = self._hash("queue_wait_count")
+        for provider in sorted(counts):
+            wait.add_metric([provider], count_value=int(counts[provider]), sum_value=sums.get(provider, 0.0))
+        yield wait
+        for name, text in (("bucket_waits", "Jobs handed back to wait for a rate-limit slot"), ("throttled", "429 answers from providers")):
+            family = CounterMetricFamily(f"printrelay_{name}", text, labels=["provider"])
+            for provider, value in sorted(self._hash(name).items()):
+                family.add_metric([provider], value)
+            yield family
+
+    def _hash(self, name: str) -> dict[str, float]:
+        try:
+            raw = self.client.hgetall(f"{PREFIX}:{name}")
+        except redis.RedisError:
+            return {}
+        return {k.decode(): float(v) for k, v in raw.items()}  # type: ignore[union-attr]

@@ -1,0 +1,59 @@
+"""Reading jobs back: one job with its attempts, filtered lists, waiting for an end."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+
+from worker.errors import JobNotFound
+from worker.jobview import JobInfo
+from worker.runtime import Runtime, get_runtime
+from worker.states import JobState
+from worker.store import Attempt, Job, JobEvent
+
+
+def get_job(job_id: str, *, attempts: bool = True, runtime: Runtime | None = None) -> JobInfo:
+    runtime = runtime or get_runtime()
+    with runtime.store.transaction() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise JobNotFound(f"no job {job_id!r}")
+        rows = (
+            list(session.execute(select(Attempt).where(Attempt.job_id == job_id).order_by(Attempt.number)).scalars()) if attempts else None
+        )
+        events = (
+            list(session.execute(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)).scalars()) if attempts else None
+        )
+        return JobInfo.of(job, rows, events)
+
+
+def list_jobs(
+    *,
+    state: str | None = None,
+    provider: str | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+    runtime: Runtime | None = None,
+) -> list[JobInfo]:
+    """The newest jobs first, filtered."""
+    runtime = runtime or get_runtime()
+    query = select(Job).order_by(Job.created_at.desc(), Job.id).limit(limit)
+    if state:
+        query = query.where(Job.state == JobState(state).value)
+    if provider:
+        query = query.where(Job.provider == provider)
+    if kind:
+        query = query.where(Job.kind == kind)
+    with runtime.store.transaction() as session:
+        return [JobInfo.of(job) for job in session.execute(query).scalars()]
+
+
+def wait_for(job_id: str, *, timeout: float = 60.0, interval: float = 0.1, runtime: Runtime | None = None) -> JobInfo:
+    """Poll until the job has finished (or ``timeout`` passes); the last snapshot either way."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = get_job(job_id, runtime=runtime)
+        if job.finished or time.monotonic() >= deadline:
+            return job
+        time.sleep(interval)

@@ -1,0 +1,441 @@
+"""The runner: claim → call → record → next, for one job id. It knows jobs, not providers.
+
+Every state change is one conditional UPDATE, so the database row is the lock:
+
+- **claim** moves the job from ``queued``/``waiting`` (when due) to ``running`` and hands out a
+  fresh lease token. A duplicate or stale Celery message claims nothing and is simply acked.
+- **record** writes one attempts row and the job's next state in one transaction, and only
+  if the lease token still matches: a worker whose lease was taken over (it was presumed
+  crashed) cannot overwrite what the recovery decided.
+
+The seams the rest of printrelay plugs into are constructor arguments: the adapters, a
+:class:`Publisher` (Celery, in production) and the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any, Protocol, cast
+
+import httpx
+import redis
+from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from worker import dependencies
+from worker.adapters.base import Adapter, Call
+from worker.errors import NotConfigured
+from worker.metrics import Counters
+from worker.outcome import Outcome
+from worker.ratelimit import Limiter
+from worker.redact import Redactor
+from worker.states import CLAIMABLE, JobState, OutcomeKind
+from worker.store import Artifact, Attempt, Job, Memo, Store
+from worker.store.types import utcnow
+from worker.waiting.policy import Decision, decide, policy_for
+
+log = logging.getLogger("printrelay.runner")
+
+
+class Publisher(Protocol):
+    """Puts "run job X" on the queue; Celery in production (``worker.app``)."""
+
+    def publish(self, job_id: str, kind: str, provider: str, *, countdown: float | None = None) -> None: ...
+
+
+class ClaimResult(Enum):
+    CLAIMED = "claimed"
+    NOT_FOUND = "not_found"
+    NOT_DUE = "not_due"
+    NOT_CLAIMABLE = "not_claimable"
+
+
+@dataclass(frozen=True)
+class Claim:
+    result: ClaimResult
+    job: Job | None = None
+    token: str | None = None
+    #: for NOT_DUE: seconds until the job is due
+    due_in: float | None = None
+
+
+class Runner:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        adapters: Mapping[str, Adapter],
+        clients: Callable[[str, str], httpx.Client],
+        publisher: Publisher,
+        *,
+        limiter: Limiter | None = None,
+        counters: Counters | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.adapters = adapters
+        self.clients = clients
+        self.publisher = publisher
+        self.limiter = limiter
+        self.counters = counters
+        self.clock = clock
+
+    # -- the whole cycle --------------------------------------------------------------------
+
+    def run(self, job_id: str) -> JobState | None:
+        """Run one attempt of ``job_id`` if it can be claimed; the job's new state, else ``None``."""
+        claim = self.claim(job_id)
+        if claim.result is ClaimResult.NOT_DUE and claim.due_in is not None and claim.due_in <= self.settings.countdown_max:
+            # An early delivery (a countdown computed on another clock): come back when due.
+            assert claim.job is not None
+            self.publisher.publish(job_id, claim.job.kind, claim.job.provider, countdown=claim.due_in)
+            return None
+        if claim.result is not ClaimResult.CLAIMED:
+            log.debug("job %s not claimed: %s", job_id, claim.result.value)
+            return None
+        assert claim.job is not None and claim.token is not None
+        job = claim.job
+        if self.counters is not None:
+            due = max(t for t in (job.queued_at, job.next_attempt_at, job.created_at) if t is not None)
+            self.counters.queue_wait(job.provider, (self.clock() - due).total_seconds())
+        if self.limiter is not None and (handed_back := self._take_slot(job, claim.token)) is not None:
+            return handed_back
+        started = self.clock()
+        outcome = self.call(job)
+        return self.record(job, claim.token, outcome, started=started)
+
+    # -- claim --------------------------------------------------------------------------------
+
+    def claim(self, job_id: str) -> Claim:
+        now = self.clock()
+        token = str(uuid.uuid4())
+        statement = (
+            update(Job)
+            .where(
+                Job.id == job_id,
+                Job.state.in_([s.value for s in CLAIMABLE]),
+                or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= now),
+            )
+            .values(
+                state=JobState.RUNNING.value,
+                lease_token=token,
+                lease_expires_at=now + timedelta(seconds=self.settings.lease_seconds),
+                attempt_count=Job.attempt_count + 1,
+                updated_at=now,
+            )
+            .returning(Job)
+        )
+        with self.store.transaction() as session:
+            job = session.execute(statement).scalars().first()
+            if job is not None:
+                return Claim(ClaimResult.CLAIMED, job=job, token=token)
+            current = session.get(Job, job_id)
+        if current is None:
+            return Claim(ClaimResult.NOT_FOUND)
+        if current.state in CLAIMABLE and current.next_attempt_at is not None:
+            return Claim(ClaimResult.NOT_DUE, job=current, due_in=(current.next_attempt_at - now).total_seconds())
+        return Claim(ClaimResult.NOT_CLAIMABLE, job=current)
+
+    # -- call ---------------------------------------------------------------------------------
+
+    def call(self, job: Job) -> Outcome:
+        """One attempt through the job's adapter. Never raises: a bug becomes an Outcome too."""
+        adapter = self.adapters.get(job.provider)
+        if adapter is None or job.kind not in adapter.kinds:
+            return Outcome.permanent("unsupported_kind", f"{job.provider} does not support {job.kind}")
+        provider_settings = self.settings.provider(job.provider)
+        redactor = Redactor.for_settings(provider_settings)
+        try:
+            payload = self._resolved(job)
+            if isinstance(payload, Outcome):
+                return payload
+            call = Call(
+                kind=job.kind,
+                payload=payload,
+                account=job.account,
+                settings=provider_settings.for_account(job.account),
+                client=self.clients(job.provider, job.account),
+                memo=StoreMemo(self.store, job.provider, job.account),
+                job_id=job.id,
+                idempotency_key=job.idempotency_key,
+                reconcile=job.reconcile,
+                artifact_dir=self.settings.artifact_dir,
+            )
+            outcome = adapter.perform(call)
+        except NotConfigured as exc:
+            return Outcome.permanent("not_configured", str(exc))
+        except KeyError as exc:
+            return Outcome.permanent("unknown_account", f"no settings for account {exc.args[0]!r} of {job.provider}")
+        except Exception as exc:  # an adapter bug must not lose the job or leak a secret
+            log.exception("adapter %s crashed on job %s", job.provider, job.id)
+            message = redactor.redact(f"{type(exc).__name__}: {exc}")[:500]
+            if job.kind in adapter.idempotent:
+                return Outcome.transient("internal_error", message)
+            return Outcome.ambiguous("internal_error", message)
+        return redactor.redact_outcome(outcome)
+
+    # -- rate limits -----------------------------------------------------------------------------
+
+    def _take_slot(self, job: Job, token: str) -> JobState | None:
+        """Take the call's rate-limit slots; ``None`` to go ahead, else the state the job was
+        handed back in (waiting for its slot, or failed if no slot comes before its deadline).
+
+        A hand-back is not an attempt: it writes no attempts row and counts towards nothing.
+        If Redis cannot be asked, the call goes ahead (the provider's 429 is the backstop).
+        """
+        adapter = self.adapters.get(job.provider)
+        if adapter is None or self.limiter is None:
+            return None
+        configured = self.settings.rate_limits(job.provider)
+        buckets = {name: configured[name] for name in adapter.buckets(job.kind) if name in configured}
+        if not buckets:
+            return None
+        try:
+            wait, taken = self.limiter.acquire(
+                job.provider, job.account, buckets, reserve_max=self.settings.rate_limit_reserve_max, reserved=job.slot_reserved
+            )
+        except redis.RedisError:
+            log.warning("job %s: rate-limit buckets unreachable; calling without a slot", job.id)
+            return None
+        if taken and wait <= self.settings.rate_limit_inline_max:
+            if wait > 0:
+                time.sleep(wait)
+            return None
+        if self.counters is not None:
+            self.counters.bucket_wait(job.provider)
+        return self._hand_back(job, token, wait, reserved=taken)
+
+    def _hand_back(self, job: Job, token: str, wait: float, *, reserved: bool) -> JobState:
+        now = self.clock()
+        when = now + timedelta(seconds=wait)
+        values: dict[str, Any] = {
+            "lease_token": None,
+            "lease_expires_at": None,
+            "attempt_count": Job.attempt_count - 1,
+            "updated_at": now,
+        }
+        if job.deadline_at is not None and when > job.deadline_at:
+            state = JobState.FAILED
+            values.update(
+                state=state.value,
+                error_code="deadline_exceeded",
+                error_message=f"no rate-limit slot before the deadline (next in {wait:.0f} s)",
+            )
+        else:
+            state = JobState.WAITING
+            values.update(state=state.value, next_attempt_at=when, slot_reserved=reserved)
+        with self.store.transaction() as session:
+            session.execute(
+                update(Job).where(Job.id == job.id, Job.state == JobState.RUNNING.value, Job.lease_token == token).values(**values)
+            )
+        if state is JobState.WAITING and wait <= self.settings.countdown_max:
+            self._publish(job, countdown=wait)
+        log.info("job %s waits %.2f s for a rate-limit slot%s", job.id, wait, " (reserved)" if reserved else "")
+        return state
+
+    def _resolved(self, job: Job) -> dict[str, Any] | Outcome:
+        """The payload with ``{"$job": …}`` references replaced by those jobs' results."""
+        wanted = dependencies.check(job.payload)
+        if not wanted:
+            return job.payload
+        with self.store.transaction() as session:
+            results: dict[str, dict[str, Any] | None] = dict(session.execute(select(Job.id, Job.result).where(Job.id.in_(wanted))).all())
+        try:
+            resolved: dict[str, Any] = dependencies.resolve(job.payload, results)
+        except KeyError as exc:
+            return Outcome.permanent("dependency_result_missing", str(exc.args[0]))
+        return resolved
+
+    # -- record ---------------------------------------------------------------------------------
+
+    def record(self, job: Job, token: str, outcome: Outcome, *, started: datetime, called: bool = True) -> JobState | None:
+        """Write the attempt and the job's next state in one transaction (if we still hold the lease).
+
+        ``called=False`` is for the recovery, which made no call: if someone else moved the job on
+        first (another recovery tick, a late worker), it records nothing at all.
+        """
+        finished = self.clock()
+        adapter = self.adapters.get(job.provider)
+        decision = decide(
+            outcome,
+            policy=policy_for(
+                job.kind, self.settings, adapter.policy_defaults(job.kind, self.settings.provider(job.provider)) if adapter else None
+            ),
+            budget_used=job.budget_used,
+            deadline_at=job.deadline_at,
+            now=finished,
+            idempotent=adapter is not None and job.kind in adapter.idempotent,
+            can_reconcile=adapter is not None and job.kind in adapter.reconcilable,
+        )
+        with self.store.transaction() as session:
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.state == JobState.RUNNING.value, Job.lease_token == token)
+                .values(**_job_values(decision, job, finished))
+            )
+            moved = cast(CursorResult[Any], result).rowcount
+            if moved:
+                session.add(_attempt(job.id, job.attempt_count, outcome, started, finished))
+                if decision.state is JobState.WAITING:
+                    # an operator canceled it while this attempt ran: it stops here
+                    session.execute(
+                        update(Job)
+                        .where(Job.id == job.id, Job.cancel_requested.is_(True))
+                        .values(state=JobState.CANCELED.value, next_attempt_at=None, cancel_requested=False)
+                    )
+                if decision.state is JobState.SUCCEEDED and adapter is not None and job.sequence_key:
+                    self._skip_superseded(session, job, adapter.supersedes.get(job.kind, ()), finished)
+                if decision.state is JobState.SUCCEEDED and isinstance(artifact := (decision.result or {}).get("artifact"), dict):
+                    session.add(
+                        Artifact(
+                            job_id=job.id,
+                            provider=job.provider,
+                            path=str(artifact["path"]),
+                            sha256=str(artifact["sha256"]),
+                            size=int(artifact["size"]),
+                            created_at=finished,
+                        )
+                    )
+            elif called:
+                self._record_late(session, job, outcome, started, finished)
+        if not moved:
+            if called:
+                log.warning("job %s: lease lost before attempt %s finished; recovery decides", job.id, job.attempt_count)
+            return None
+        log.info(
+            "job %s %s/%s attempt %s: %s -> %s",
+            job.id,
+            job.provider,
+            job.kind,
+            job.attempt_count,
+            outcome.kind.value,
+            decision.state.value,
+        )
+        self._after(job, decision, finished)
+        return decision.state
+
+    def _skip_superseded(self, session: Session, job: Job, kinds: tuple[str, ...], now: datetime) -> None:
+        """Unfinished jobs that this one made unnecessary (updates of an order just deleted)."""
+        if not kinds:
+            return
+        session.execute(
+            update(Job)
+            .where(
+                Job.provider == job.provider,
+                Job.account == job.account,
+                Job.sequence_key == job.sequence_key,
+                Job.kind.in_(kinds),
+                Job.state.in_([JobState.QUEUED.value, JobState.WAITING.value, JobState.BLOCKED.value]),
+            )
+            .values(
+                state=JobState.SKIPPED.value,
+                result={"skipped": f"unnecessary after {job.kind} job {job.id} succeeded"},
+                error_code=None,
+                error_message=None,
+                updated_at=now,
+            )
+        )
+
+    def _record_late(self, session: Session, job: Job, outcome: Outcome, started: datetime, finished: datetime) -> None:
+        """The lease expired mid-call and recovery took the job over. Keep what the call did as
+        its own attempt (a fresh number) without touching the job's state."""
+        number = session.execute(
+            update(Job).where(Job.id == job.id).values(attempt_count=Job.attempt_count + 1).returning(Job.attempt_count)
+        ).scalar_one()
+        attempt = _attempt(job.id, number, outcome, started, finished)
+        note = "finished after its lease expired; the job's state was left to the recovery"
+        if outcome.result:
+            note += f"; result: {outcome.result}"
+        attempt.note = note
+        session.add(attempt)
+
+    def _after(self, job: Job, decision: Decision, now: datetime) -> None:
+        """Side effects once the transaction has committed."""
+        if decision.state.finished or decision.state is JobState.WAITING:
+            self.release_dependents(job.id)
+        if decision.state is JobState.WAITING and decision.next_attempt_at is not None:
+            delay = max(0.0, (decision.next_attempt_at - now).total_seconds())
+            if delay <= self.settings.countdown_max:
+                self._publish(job, countdown=delay)
+            # longer waits live only in the database; beat's dispatch_due publishes them when due
+
+    def release_dependents(self, job_id: str) -> None:
+        """Let the jobs that wait for ``job_id`` go on (or fail), now that it has ended."""
+        with self.store.transaction() as session:
+            finished = session.get(Job, job_id)
+        if finished is not None and JobState(finished.state).finished:
+            try:
+                dependencies.release(self.store, self.publisher, finished)
+            except Exception:
+                log.exception("job %s: releasing its dependents failed", job_id)
+
+    def _publish(self, job: Job, countdown: float | None = None) -> None:
+        try:
+            self.publisher.publish(job.id, job.kind, job.provider, countdown=countdown)
+        except Exception:  # the row stays waiting/queued; beat publishes it again
+            log.exception("job %s: publishing failed; beat will publish it again", job.id)
+
+
+class StoreMemo:
+    """The adapter's :class:`~worker.adapters.base.Memo`, kept in the ``memos`` table."""
+
+    def __init__(self, store: Store, provider: str, account: str) -> None:
+        self.store, self.provider, self.account = store, provider, account
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self.store.transaction() as session:
+            memo = session.get(Memo, (self.provider, self.account, key))
+            return dict(memo.value) if memo is not None else None
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        with self.store.transaction() as session:
+            memo = session.get(Memo, (self.provider, self.account, key))
+            if memo is None:
+                session.add(Memo(provider=self.provider, account=self.account, key=key, value=value))
+            else:
+                memo.value = value
+
+
+def _job_values(decision: Decision, job: Job, now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "state": decision.state.value,
+        "lease_token": None,
+        "lease_expires_at": None,
+        "next_attempt_at": decision.next_attempt_at,
+        "reconcile": decision.reconcile,
+        "slot_reserved": False,
+        "updated_at": now,
+        "error_code": decision.error_code,
+        "error_message": decision.error_message,
+    }
+    if decision.counted:
+        values["budget_used"] = job.budget_used + 1
+    if decision.result is not None:
+        values["result"] = decision.result
+    if decision.state is JobState.SKIPPED:
+        values["error_code"], values["error_message"] = None, None
+    return values
+
+
+def _attempt(job_id: str, number: int, outcome: Outcome, started: datetime, finished: datetime) -> Attempt:
+    return Attempt(
+        job_id=job_id,
+        number=number,
+        outcome=outcome.kind.value,
+        http_status=outcome.http_status,
+        retry_after=outcome.retry_after,
+        error_code=outcome.error_code if outcome.kind is not OutcomeKind.DONE else None,
+        error_message=outcome.error_message if outcome.kind is not OutcomeKind.DONE else None,
+        request=outcome.request,
+        note=outcome.note,
+        started_at=started,
+        finished_at=finished,
+    )

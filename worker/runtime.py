@@ -1,0 +1,100 @@
+"""The objects one process shares: store, HTTP clients, runner, intake. Built lazily from the
+settings; :func:`reset_runtime` rebuilds them (tests, the demo)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import httpx
+import redis
+
+from config.celery import queue_for
+from config.settings import Settings, get_settings, use_settings
+from worker.adapters import ADAPTERS
+from worker.intake import Intake
+from worker.metrics import Counters
+from worker.ratelimit import Limiter
+from worker.runner import Publisher, Runner
+from worker.store import Store
+
+log = logging.getLogger("printrelay.runtime")
+
+
+class CeleryPublisher:
+    """Publishes ``printrelay.<kind>(job_id=…)`` to the provider's queue: a job id, nothing else."""
+
+    def publish(self, job_id: str, kind: str, provider: str, *, countdown: float | None = None) -> None:
+        from worker.app import app
+
+        app.send_task(f"printrelay.{kind}", kwargs={"job_id": job_id}, queue=queue_for(provider), countdown=countdown)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, publisher: Publisher | None = None) -> None:
+        self.settings = settings
+        self.store = Store(settings.database_url)
+        self.publisher: Publisher = publisher or CeleryPublisher()
+        self._clients: dict[tuple[str, str], httpx.Client] = {}
+        self._lock = threading.Lock()
+        self.limiter = Limiter(redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5))
+        self.counters = Counters(self.limiter.client)
+        self.runner = Runner(self.store, settings, ADAPTERS, self.client, self.publisher, limiter=self.limiter, counters=self.counters)
+        self.intake = Intake(self.store, settings, ADAPTERS, self.publisher)
+
+    def client(self, provider: str, account: str = "default") -> httpx.Client:
+        """One pooled client per provider, account and process (httpx clients are thread-safe).
+
+        Every answer's rate-limit headers (and 429s) are fed to the shared buckets.
+        """
+
+        def observe(response: httpx.Response) -> None:
+            if response.status_code == 429:
+                self.counters.throttled(provider)
+            try:
+                self.limiter.observe(provider, account, response.headers, response.status_code, self.settings.rate_limits(provider))
+            except Exception:  # learning is best-effort: never fail the call for it
+                log.warning("could not update the %s rate-limit buckets from a response", provider, exc_info=True)
+
+        with self._lock:
+            if (provider, account) not in self._clients:
+                settings = self.settings.provider(provider)
+                self._clients[(provider, account)] = httpx.Client(
+                    event_hooks={"response": [observe]},
+                    timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+                    limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+                    headers={"User-Agent": "printrelay/0.1"},
+                    follow_redirects=False,
+                )
+            return self._clients[(provider, account)]
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+        self.store.dispose()
+        self.limiter.client.close()
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = Runtime(get_settings())
+        return _runtime
+
+
+def reset_runtime(settings: Settings | None = None, publisher: Publisher | None = None) -> Runtime:
+    """Replace the process's runtime (and settings) with fresh ones."""
+    global _runtime
+    with _lock:
+        if _runtime is not None:
+            _runtime.close()
+        use_settings(settings)
+        _runtime = Runtime(settings or get_settings(), publisher)
+        return _runtime

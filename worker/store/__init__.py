@@ -1,0 +1,6 @@
+"""The job store: every job and every attempt, in SQLite (embedded default) or PostgreSQL."""
+
+from worker.store.engine import Store, upgrade
+from worker.store.models import Artifact, Attempt, Base, Dependency, Job, JobEvent, Memo
+
+__all__ = ["Artifact", "Attempt", "Base", "Dependency", "Job", "JobEvent", "Memo", "Store", "upgrade"]
