@@ -77,6 +77,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "schedule": min(30.0, settings.requeue_after / 2),
                 "options": {"expires": 60},
             },
+            # Ends the worker that made them did not announce (see worker.notify): within seconds.
+            "notify-pending": {"task": "printrelay.maintenance.notify_pending", "schedule": 5.0, "options": {"expires": 10}},
             "release-stuck": {
                 "task": "printrelay.maintenance.release_stuck",
                 "schedule": min(30.0, settings.requeue_after / 2),

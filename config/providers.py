@@ -47,4 +47,9 @@ PROVIDERS: dict[str, ProviderDefaults] = {
         base_url="https://api.printlane.com/2023-10",
         rate_limits={"default": (60, 60.0)},
     ),
+    # Not a print provider: printrelay's own notifications to producers' URLs (worker/notify.py).
+    # One bucket for all receivers; a receiver's 429 or 503 + Retry-After is honoured per job.
+    "webhook": ProviderDefaults(name="webhook", base_url="", rate_limits={"default": (6000, 60.0)}),
 }
+#: The print providers, for where "a provider" means one of the five (not printrelay's own webhook).
+PRINT_PROVIDERS = tuple(name for name in PROVIDERS if name != "webhook")

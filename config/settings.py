@@ -117,6 +117,19 @@ class PrintlaneSettings(ProviderSettings):
     push_deadline: float = Field(default=7 * 86400.0, gt=0)
 
 
+class WebhookSettings(ProviderSettings):
+    """Notifications to a producer's URL (``notify={"url": …}``): every POST is signed.
+
+    The receiver checks ``signature_header``: ``sha256=`` and the hex HMAC-SHA256 of the raw body
+    under ``secret``. Without a secret, an enqueue asking for a URL notification is refused.
+    """
+
+    secret: SecretStr | None = None
+    signature_header: str = "X-Printrelay-Signature"
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+
+
 class FlowerSettings(BaseModel):
     basic_auth: SecretStr | None = None
     port: int = 5555
@@ -157,6 +170,7 @@ class Settings(BaseSettings):
     idealfactory: IdealfactorySettings = Field(default_factory=IdealfactorySettings)
     printnow: PrintnowSettings = Field(default_factory=PrintnowSettings)
     printlane: PrintlaneSettings = Field(default_factory=PrintlaneSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
 
     flower: FlowerSettings = Field(default_factory=FlowerSettings)
 

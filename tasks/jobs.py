@@ -2,7 +2,7 @@
 
 Called by printrelay with ``job_id=…`` (the only argument, so no payload, address or secret is
 ever in a message, a log line or Flower), or by a producer that has only Celery with
-``provider=…, payload=…`` (``send_task`` intake): the job is then recorded first, exactly as
+``provider=…, payload=…`` (``send_task`` intake, optionally with ``notify``): the job is then recorded first, exactly as
 ``enqueue`` would, with the message's id as the idempotency key unless one is given, so a
 redelivered intake message does not make a second job.
 """
@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from worker.app import app
 from worker.errors import PrintrelayError
 from worker.runtime import get_runtime
-from worker.states import JOB_KINDS
+from worker.states import INTERNAL_KINDS, JOB_KINDS
 
 log = logging.getLogger("printrelay.tasks")
 
@@ -41,13 +41,14 @@ def _job_task(kind: str) -> Task:  # type: ignore[type-arg]
         payload: Any = None,
         account: str = "default",
         idempotency_key: str | None = None,
+        notify: Any = None,
     ) -> dict[str, str] | None:
         runtime = get_runtime()
         if job_id is None:
             if provider is None:
                 raise PrintrelayError(f"printrelay.{kind} needs job_id, or provider and payload", code="invalid_payload")
             key = idempotency_key or f"celery:{self.request.id}"
-            job = runtime.intake.enqueue(kind, provider, payload, account=account, idempotency_key=key)
+            job = runtime.intake.enqueue(kind, provider, payload, account=account, idempotency_key=key, notify=notify)
             log.info("recorded job %s from a %s message", job.id, kind)
             return {"job_id": job.id, "state": job.state}
         state = runtime.runner.run(job_id)
@@ -57,4 +58,4 @@ def _job_task(kind: str) -> Task:  # type: ignore[type-arg]
     return run
 
 
-tasks = {kind: _job_task(kind) for kind in JOB_KINDS}
+tasks = {kind: _job_task(kind) for kind in (*JOB_KINDS, *INTERNAL_KINDS)}

@@ -25,3 +25,8 @@ def requeue_lost() -> int:
 @app.task(name="printrelay.maintenance.release_stuck", ignore_result=True)
 def release_stuck() -> int:
     return maintenance.release_stuck(get_runtime())
+
+
+@app.task(name="printrelay.maintenance.notify_pending", ignore_result=True)
+def notify_pending() -> int:
+    return maintenance.notify_pending(get_runtime())

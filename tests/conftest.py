@@ -28,9 +28,13 @@ class RecordingPublisher:
 
     def __init__(self) -> None:
         self.published: list[tuple[str, str, str, float | None]] = []
+        self.notifications: list[tuple[str, dict[str, Any], str]] = []
 
     def publish(self, job_id: str, kind: str, provider: str, *, countdown: float | None = None) -> None:
         self.published.append((job_id, kind, provider, countdown))
+
+    def send_notification(self, task: str, job: dict[str, Any], queue: str) -> None:
+        self.notifications.append((task, job, queue))
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +159,7 @@ def clear_buckets(redis_url: str) -> None:
 def runtime(make_settings: Any, publisher: RecordingPublisher, redis_url: str) -> Iterator[Runtime]:
     """A runtime whose publishes are recorded, not sent: the test drives the runner itself."""
     clear_buckets(redis_url)
-    runtime = reset_runtime(make_settings(redis_url=redis_url), publisher)
+    runtime = reset_runtime(make_settings(redis_url=redis_url), publisher, publisher)
     yield runtime
     reset_runtime(Settings(_env_file=None, redis_url="redis://127.0.0.1:1/0"))  # type: ignore[call-arg]
 

@@ -34,12 +34,16 @@ def enqueue(
     *,
     account: str = "default",
     idempotency_key: str | None = None,
+    notify: dict[str, str] | None = None,
 ) -> JobInfo:
     """Record a job and queue it. The same idempotency key (per kind, provider and account)
-    returns the job made the first time and creates nothing."""
+    returns the job made the first time and creates nothing.
+
+    ``notify={"task": NAME, "queue": Q}`` and/or ``{"url": URL}``: tell the producer how the job
+    ended (:mod:`worker.notify`; at least once)."""
     from worker.runtime import get_runtime
 
-    return get_runtime().intake.enqueue(kind, provider, payload, account=account, idempotency_key=idempotency_key)
+    return get_runtime().intake.enqueue(kind, provider, payload, account=account, idempotency_key=idempotency_key, notify=notify)
 
 
 __all__ = [

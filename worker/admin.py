@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from worker.errors import JobNotFound, PrintrelayError
+from worker.notify import REARM
 from worker.runtime import Runtime
 from worker.states import FINISHED, JobState
 from worker.store import Job, JobEvent
@@ -84,7 +85,7 @@ class Admin:
             else:
                 canceled = False
         if canceled:
-            self.runtime.runner.release_dependents(job_id)
+            self.runtime.runner.ended(job_id)
             return Done(job_id, "cancel", JobState.CANCELED.value)
         with self.runtime.store.transaction() as session:
             later = session.execute(
@@ -152,6 +153,7 @@ class Admin:
             "updated_at": now,
             "cancel_requested": False,
             "deadline_at": now + timedelta(seconds=deadline),
+            **REARM,
         }
         if fresh_budget:
             values["budget_used"] = 0

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from worker.errors import PrintrelayError
-from worker.states import JOB_KINDS, JobState
+from worker.states import INTERNAL_KINDS, JOB_KINDS, JobState
 
 EXIT_REFUSED = 2
 
@@ -61,6 +61,9 @@ def main() -> None:
 @click.option(
     "--image", "images", multiple=True, metavar="NAME=PATH", help='upload first; {"$image": NAME} in the payload becomes its reference'
 )
+@click.option("--notify-task", metavar="TASK", help="send this Celery task the job's JSON when it ends")
+@click.option("--notify-queue", metavar="QUEUE", default=None, help="the queue for --notify-task  [default: celery]")
+@click.option("--notify-url", metavar="URL", help="POST the job's JSON here when it ends, signed (PRINTRELAY_WEBHOOK__SECRET)")
 @click.option("--json", "as_json", is_flag=True, help="print the job as JSON")
 def enqueue(
     kind: str,
@@ -70,10 +73,17 @@ def enqueue(
     payload_text: str | None,
     payload_file: Path | None,
     images: tuple[str, ...],
+    notify_task: str | None,
+    notify_queue: str | None,
+    notify_url: str | None,
     as_json: bool,
 ) -> None:
     """Validate, record and queue one job (and the uploads of its --image files)."""
     import worker
+
+    if notify_queue and not notify_task:
+        fail("invalid_payload: --notify-queue: needs --notify-task")
+    notify = {k: v for k, v in {"task": notify_task, "queue": notify_queue, "url": notify_url}.items() if v} or None
 
     if (payload_text is None) == (payload_file is None):
         fail("give exactly one of --payload and --payload-file")
@@ -93,12 +103,12 @@ def enqueue(
                 fail(f"invalid_payload: --image: {spec!r} is not NAME=PATH")
             named[name] = path if path.startswith(("http://", "https://")) else str(Path(path).resolve())
         job, uploads = enqueue_with_images(
-            get_runtime().intake, kind, provider, payload, named, account=account, idempotency_key=idempotency_key
+            get_runtime().intake, kind, provider, payload, named, account=account, idempotency_key=idempotency_key, notify=notify
         )
         for name, upload in uploads.items():
             click.echo(f"{name}: upload_image {upload.id}", err=True)
     else:
-        job = worker.enqueue(kind, provider, payload, account=account, idempotency_key=idempotency_key)
+        job = worker.enqueue(kind, provider, payload, account=account, idempotency_key=idempotency_key, notify=notify)
     if as_json:
         click.echo(json.dumps(job.to_dict()))
     else:
@@ -116,7 +126,7 @@ def jobs() -> None:
 @jobs.command("list")
 @click.option("--state", type=click.Choice([s.value for s in JobState]))
 @click.option("--provider")
-@click.option("--kind", type=click.Choice(JOB_KINDS))
+@click.option("--kind", type=click.Choice((*JOB_KINDS, *INTERNAL_KINDS)))
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100000))
 @click.option("--json", "as_json", is_flag=True)
 def list_(state: str | None, provider: str | None, kind: str | None, limit: int, as_json: bool) -> None:
@@ -233,7 +243,7 @@ def cancel(job_id: str) -> None:
 
 @jobs.command("retry-failed")
 @click.option("--provider")
-@click.option("--kind", type=click.Choice(JOB_KINDS))
+@click.option("--kind", type=click.Choice((*JOB_KINDS, *INTERNAL_KINDS)))
 @click.option("--error-code")
 @click.option("--since", help="only jobs that failed within this long: 30m, 2h, 7d")
 @click.option("--dry-run", is_flag=True, help="only count")

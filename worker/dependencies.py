@@ -33,6 +33,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, aliased
 
 from worker.errors import InvalidPayload
+from worker.notify import REARM
 from worker.states import JobState
 from worker.store import Dependency, Job, Store
 from worker.store.types import utcnow
@@ -139,10 +140,10 @@ def resolve(payload: Any, results: dict[str, dict[str, Any] | None]) -> Any:
     return payload
 
 
-def release(store: Store, publisher: Publisher, finished: Job) -> None:
-    """After ``finished`` ended: move each of its dependents on as :func:`verdict` says."""
+def release(store: Store, publisher: Publisher, finished: str) -> None:
+    """After job ``finished`` ended: move each of its dependents on as :func:`verdict` says."""
     with store.transaction() as session:
-        dependents = list(session.execute(select(Dependency.job_id).where(Dependency.depends_on == finished.id)).scalars())
+        dependents = list(session.execute(select(Dependency.job_id).where(Dependency.depends_on == finished)).scalars())
     settle(store, publisher, dependents)
 
 
@@ -185,7 +186,7 @@ def settle(store: Store, publisher: Publisher, job_ids: Sequence[str]) -> int:
                 row = session.execute(
                     update(Job)
                     .where(Job.id == job_id, waiting_on_us)
-                    .values(state=state.value, error_code=None, error_message=None, queued_at=now, updated_at=now)
+                    .values(state=state.value, error_code=None, error_message=None, queued_at=now, updated_at=now, **REARM)
                     .returning(Job.id, Job.kind, Job.provider)
                 ).first()
                 if row is not None:

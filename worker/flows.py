@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from worker import notify as notifications
 from worker.errors import InvalidPayload
 from worker.intake import Intake
 from worker.jobview import JobInfo
@@ -28,8 +29,10 @@ def enqueue_with_images(
     *,
     account: str = "default",
     idempotency_key: str | None = None,
+    notify: dict[str, str] | None = None,
 ) -> tuple[JobInfo, dict[str, JobInfo]]:
-    """Upload ``images`` (name -> path or URL) and enqueue ``kind`` with ``{"$image": NAME}`` resolved."""
+    """Upload ``images`` (name -> path or URL) and enqueue ``kind`` with ``{"$image": NAME}`` resolved.
+    ``notify`` is for the last job (``kind``): it ends after, or because of, the uploads."""
     used = set(_image_names(payload))
     if missing := sorted(used - set(images)):
         raise InvalidPayload("payload", f'"$image": {missing[0]!r} is not among the images given')
@@ -37,6 +40,7 @@ def enqueue_with_images(
         raise InvalidPayload("images", f"{unused[0]!r} is not used by the payload")
     # validate the order before uploading anything
     intake.check(kind, provider, _with_references(payload, dict.fromkeys(images, "validation")), account)
+    notifications.check(notify, intake.settings)
     uploads = {
         name: intake.enqueue(
             "upload_image",
@@ -48,16 +52,29 @@ def enqueue_with_images(
         for name, source in images.items()
     }
     job = intake.enqueue(
-        kind, provider, _with_references(payload, {n: j.id for n, j in uploads.items()}), account=account, idempotency_key=idempotency_key
+        kind,
+        provider,
+        _with_references(payload, {n: j.id for n, j in uploads.items()}),
+        account=account,
+        idempotency_key=idempotency_key,
+        notify=notify,
     )
     return job, uploads
 
 
 def enqueue_printapi_order_with_files(
-    intake: Intake, order: dict[str, Any], files: Mapping[int, str], *, account: str = "default", idempotency_key: str | None = None
+    intake: Intake,
+    order: dict[str, Any],
+    files: Mapping[int, str],
+    *,
+    account: str = "default",
+    idempotency_key: str | None = None,
+    notify: dict[str, str] | None = None,
 ) -> tuple[JobInfo, list[JobInfo], JobInfo]:
     """Print API's flow: the order first; then each item's file to its upload URL; then polling
-    until every file is accepted. ``files`` maps an item's index in ``order["items"]`` to a path."""
+    until every file is accepted. ``files`` maps an item's index in ``order["items"]`` to a path.
+    ``notify`` is for the poll, the job that ends last."""
+    notifications.check(notify, intake.settings)
     submit = intake.enqueue("submit_order", "printapi", order, account=account, idempotency_key=idempotency_key)
     uploads = [
         intake.enqueue(
@@ -81,6 +98,7 @@ def enqueue_printapi_order_with_files(
         {"order_id": {"$job": submit.id, "path": "order_id"}},
         account=account,
         idempotency_key=f"{idempotency_key}:poll" if idempotency_key else None,
+        notify=notify,
     )
     return submit, uploads, poll
 

@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from config.settings import Settings
 from worker import dependencies
+from worker import notify as notifications
 from worker.adapters.base import Adapter
 from worker.errors import InvalidPayload, UnknownAccount, UnknownProvider, UnsupportedKind
 from worker.jobview import JobInfo
@@ -28,6 +29,8 @@ from worker.store.types import utcnow
 from worker.waiting.policy import policy_for
 
 log = logging.getLogger("printrelay.intake")
+#: States in which a job holds the next one on its provider order back (see worker.dependencies).
+_HOLDING = [*dependencies.UNFINISHED, JobState.NEEDS_REVIEW.value]
 
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -44,11 +47,9 @@ class Intake:
     ) -> None:
         self.store, self.settings, self.adapters, self.publisher, self.clock = store, settings, adapters, publisher, clock
 
-    def check(self, kind: str, provider: str, payload: Any, account: str = "default") -> dict[str, Any]:
+    def check(self, kind: str, provider: str, payload: Any, account: str = "default", *, internal: bool = False) -> dict[str, Any]:
         """Every enqueue-time rule; the normalised payload, or an error naming what is wrong."""
-        adapter = self.adapters.get(provider)
-        if adapter is None:
-            raise UnknownProvider(f"unknown provider {provider!r} (known: {', '.join(sorted(self.adapters))})")
+        adapter = self._adapter(provider, internal=internal)
         if kind not in adapter.kinds:
             raise UnsupportedKind(f"{provider} does not support {kind!r} (it supports: {', '.join(sorted(adapter.kinds))})")
         settings = self.settings.provider(provider)
@@ -67,24 +68,36 @@ class Intake:
         *,
         account: str = "default",
         idempotency_key: str | None = None,
+        notify: Any = None,
+        internal: bool = False,
     ) -> JobInfo:
+        """Record a job and publish it (see the module docstring for the order of things).
+
+        ``notify`` (:mod:`worker.notify`) says whom to tell when the job ends. ``internal`` is
+        for printrelay's own jobs (notifications): producers cannot enqueue those.
+        """
+        self._adapter(provider, internal=internal)
         if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
             raise InvalidPayload("idempotency_key", f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
         if idempotency_key is not None and (existing := self._existing(kind, provider, account, idempotency_key)):
             return existing
-        normalised = self.check(kind, provider, payload, account)
+        normalised = self.check(kind, provider, payload, account, internal=internal)
+        announce = notifications.check(notify, self.settings)
         adapter = self.adapters[provider]
         sequence_key = adapter.sequence_key(kind, normalised)
         uses = dependencies.check(normalised)
+        job_id = str(uuid.uuid4())
         follows = None
-        if sequence_key and (previous := self._predecessor(provider, account, sequence_key, skip=adapter.supersedes.get(kind, ()))):
+        if sequence_key and (superseded := adapter.supersedes.get(kind)):
+            self._supersede(provider, account, sequence_key, superseded, by=f"{kind} job {job_id}")
+        if sequence_key and (previous := self._predecessor(provider, account, sequence_key)):
             follows = None if previous in uses else previous
         links = [(other, False) for other in uses] + ([(follows, True)] if follows else [])
         state, error = self._initial_state(links)
         policy = policy_for(kind, self.settings, adapter.policy_defaults(kind, self.settings.provider(provider)))
         now = self.clock()
         job = Job(
-            id=str(uuid.uuid4()),
+            id=job_id,
             kind=kind,
             provider=provider,
             account=account,
@@ -98,6 +111,8 @@ class Intake:
             reconcile=False,
             deadline_at=now + timedelta(seconds=policy.deadline),
             sequence_key=sequence_key,
+            notify=announce,
+            notify_due=announce is not None,
             queued_at=now,
             created_at=now,
             updated_at=now,
@@ -120,20 +135,64 @@ class Intake:
             log.exception("job %s recorded but not published; beat's requeue_lost will publish it", job.id)
         return JobInfo.of(job)
 
-    def _predecessor(self, provider: str, account: str, sequence_key: str, *, skip: tuple[str, ...] = ()) -> str | None:
+    def _adapter(self, provider: str, *, internal: bool) -> Adapter:
+        adapter = self.adapters.get(provider)
+        if adapter is None or (adapter.internal and not internal):
+            known = sorted(name for name, a in self.adapters.items() if not a.internal)
+            raise UnknownProvider(f"unknown provider {provider!r} (known: {', '.join(known)})")
+        return adapter
+
+    def _predecessor(self, provider: str, account: str, sequence_key: str) -> str | None:
         """The newest unfinished job on the same provider order (one under review counts as
-        unfinished): this one runs after it. Jobs this kind makes unnecessary (``skip``: the updates a delete supersedes) are not waited for."""
-        unfinished = [*dependencies.UNFINISHED, JobState.NEEDS_REVIEW.value]
+        unfinished): this one runs after it."""
         query = (
             select(Job.id)
-            .where(Job.provider == provider, Job.account == account, Job.sequence_key == sequence_key, Job.state.in_(unfinished))
+            .where(Job.provider == provider, Job.account == account, Job.sequence_key == sequence_key, Job.state.in_(_HOLDING))
             .order_by(Job.created_at.desc())
             .limit(1)
         )
-        if skip:
-            query = query.where(Job.kind.not_in(skip))
         with self.store.transaction() as session:
             return session.execute(query).scalar_one_or_none()
+
+    def _supersede(self, provider: str, account: str, sequence_key: str, kinds: tuple[str, ...], *, by: str) -> None:
+        """Skip the order's jobs of ``kinds`` that are waiting out a retry (a delete's pending
+        updates): the new job must not wait behind their backoff, and pushing them after it is
+        pointless. Only among the unbroken run of such kinds at the end of the order's queue;
+        updates about to run (queued, blocked) go first, so a burst arrives as it was sent."""
+        newest_first = (
+            select(Job.id, Job.kind, Job.state)
+            .where(Job.provider == provider, Job.account == account, Job.sequence_key == sequence_key, Job.state.in_(_HOLDING))
+            .order_by(Job.created_at.desc())
+        )
+        with self.store.transaction() as session:
+            tail = []
+            for row in session.execute(newest_first):
+                if row.kind not in kinds or row.state not in (JobState.QUEUED.value, JobState.WAITING.value, JobState.BLOCKED.value):
+                    break
+                if row.state == JobState.WAITING.value:
+                    tail.append(row.id)
+            skipped = (
+                list(
+                    session.execute(
+                        # still waiting: one that a worker claimed meanwhile runs, and is followed
+                        update(Job)
+                        .where(Job.id.in_(tail), Job.state == JobState.WAITING.value)
+                        .values(
+                            state=JobState.SKIPPED.value,
+                            result={"skipped": f"unnecessary: {by} on the same order was enqueued after it"},
+                            next_attempt_at=None,
+                            error_code=None,
+                            error_message=None,
+                            updated_at=self.clock(),
+                        )
+                        .returning(Job.id)
+                    ).scalars()
+                )
+                if tail
+                else []
+            )
+        for job_id in skipped:
+            dependencies.release(self.store, self.publisher, job_id)
 
     def _initial_state(self, links: list[tuple[str, bool]]) -> tuple[JobState, tuple[str, str] | None]:
         """queued if nothing holds it, failed if a job whose result it uses already failed, else blocked."""

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from worker.store import Attempt, Job, JobEvent
 
 
@@ -97,6 +100,18 @@ class JobInfo:
             if events is not None
             else None,
         )
+
+    @classmethod
+    def load(cls, session: Session, job_id: str, *, history: bool = True) -> JobInfo | None:
+        """The job with its attempts and operator events (``history``), or ``None``."""
+        job = session.get(Job, job_id)
+        if job is None:
+            return None
+        if not history:
+            return cls.of(job)
+        attempts = session.execute(select(Attempt).where(Attempt.job_id == job_id).order_by(Attempt.number)).scalars()
+        events = session.execute(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)).scalars()
+        return cls.of(job, list(attempts), list(events))
 
     @property
     def finished(self) -> bool:

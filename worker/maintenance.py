@@ -75,6 +75,14 @@ def release_stuck(runtime: Runtime, limit: int = BATCH) -> int:
     return moved
 
 
+def notify_pending(runtime: Runtime, limit: int = 500) -> int:
+    """Ends not yet announced to their producers (see :mod:`worker.notify`). Returns how many."""
+    announced = runtime.notifier.sweep(limit=limit)
+    if announced:
+        log.info("announced %d job ends that their workers had not", announced)
+    return announced
+
+
 def recover_stale(runtime: Runtime, limit: int = BATCH) -> int:
     """Running jobs whose lease expired (their worker died) get a ``crashed`` attempt and go on
     as the policy says: retried, reconciled first, or sent to review."""

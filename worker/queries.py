@@ -10,22 +10,16 @@ from worker.errors import JobNotFound
 from worker.jobview import JobInfo
 from worker.runtime import Runtime, get_runtime
 from worker.states import JobState
-from worker.store import Attempt, Job, JobEvent
+from worker.store import Job
 
 
 def get_job(job_id: str, *, attempts: bool = True, runtime: Runtime | None = None) -> JobInfo:
     runtime = runtime or get_runtime()
     with runtime.store.transaction() as session:
-        job = session.get(Job, job_id)
-        if job is None:
-            raise JobNotFound(f"no job {job_id!r}")
-        rows = (
-            list(session.execute(select(Attempt).where(Attempt.job_id == job_id).order_by(Attempt.number)).scalars()) if attempts else None
-        )
-        events = (
-            list(session.execute(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)).scalars()) if attempts else None
-        )
-        return JobInfo.of(job, rows, events)
+        info = JobInfo.load(session, job_id, history=attempts)
+    if info is None:
+        raise JobNotFound(f"no job {job_id!r}")
+    return info
 
 
 def list_jobs(

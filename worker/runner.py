@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import httpx
 import redis
@@ -40,6 +40,9 @@ from worker.states import CLAIMABLE, JobState, OutcomeKind
 from worker.store import Artifact, Attempt, Job, Memo, Store
 from worker.store.types import utcnow
 from worker.waiting.policy import Decision, decide, policy_for
+
+if TYPE_CHECKING:
+    from worker.notify import Notifier
 
 log = logging.getLogger("printrelay.runner")
 
@@ -77,6 +80,7 @@ class Runner:
         *,
         limiter: Limiter | None = None,
         counters: Counters | None = None,
+        notifier: Notifier | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
@@ -86,6 +90,7 @@ class Runner:
         self.publisher = publisher
         self.limiter = limiter
         self.counters = counters
+        self.notifier = notifier
         self.clock = clock
 
     # -- the whole cycle --------------------------------------------------------------------
@@ -359,13 +364,23 @@ class Runner:
 
     def _after(self, job: Job, decision: Decision, now: datetime) -> None:
         """Side effects once the transaction has committed."""
-        if decision.state.finished or decision.state is JobState.WAITING:
-            self.release_dependents(job.id)
+        if decision.state.finished or decision.state is JobState.WAITING:  # waiting: unless canceled meanwhile
+            self.ended(job.id)
         if decision.state is JobState.WAITING and decision.next_attempt_at is not None:
             delay = max(0.0, (decision.next_attempt_at - now).total_seconds())
             if delay <= self.settings.countdown_max:
                 self._publish(job, countdown=delay)
             # longer waits live only in the database; beat's dispatch_due publishes them when due
+
+    def ended(self, job_id: str) -> None:
+        """What follows a job's end: its dependents go on, its producer hears (if it asked).
+        Either may fail without harm: beat's ``release_stuck`` and ``notify_pending`` catch up."""
+        self.release_dependents(job_id)
+        if self.notifier is not None:
+            try:
+                self.notifier.announce(job_id)
+            except Exception:
+                log.exception("job %s: announcing its end failed; beat's notify_pending tries again", job_id)
 
     def release_dependents(self, job_id: str) -> None:
         """Let the jobs that wait for ``job_id`` go on (or fail), now that it has ended."""
@@ -373,7 +388,7 @@ class Runner:
             finished = session.get(Job, job_id)
         if finished is not None and JobState(finished.state).finished:
             try:
-                dependencies.release(self.store, self.publisher, finished)
+                dependencies.release(self.store, self.publisher, finished.id)
             except Exception:
                 log.exception("job %s: releasing its dependents failed", job_id)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 import httpx
 import redis
@@ -14,6 +15,7 @@ from config.settings import Settings, get_settings, use_settings
 from worker.adapters import ADAPTERS
 from worker.intake import Intake
 from worker.metrics import Counters
+from worker.notify import Notifier, TaskSender
 from worker.ratelimit import Limiter
 from worker.runner import Publisher, Runner
 from worker.store import Store
@@ -29,9 +31,15 @@ class CeleryPublisher:
 
         app.send_task(f"printrelay.{kind}", kwargs={"job_id": job_id}, queue=queue_for(provider), countdown=countdown)
 
+    def send_notification(self, task: str, job: dict[str, Any], queue: str) -> None:
+        """The producer's own task, with the finished job's JSON (:mod:`worker.notify`)."""
+        from worker.app import app
+
+        app.send_task(task, args=[job], queue=queue)
+
 
 class Runtime:
-    def __init__(self, settings: Settings, publisher: Publisher | None = None) -> None:
+    def __init__(self, settings: Settings, publisher: Publisher | None = None, sender: TaskSender | None = None) -> None:
         self.settings = settings
         self.store = Store(settings.database_url)
         self.publisher: Publisher = publisher or CeleryPublisher()
@@ -39,8 +47,18 @@ class Runtime:
         self._lock = threading.Lock()
         self.limiter = Limiter(redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5))
         self.counters = Counters(self.limiter.client)
-        self.runner = Runner(self.store, settings, ADAPTERS, self.client, self.publisher, limiter=self.limiter, counters=self.counters)
         self.intake = Intake(self.store, settings, ADAPTERS, self.publisher)
+        self.notifier = Notifier(self.store, self.intake, sender or CeleryPublisher())
+        self.runner = Runner(
+            self.store,
+            settings,
+            ADAPTERS,
+            self.client,
+            self.publisher,
+            limiter=self.limiter,
+            counters=self.counters,
+            notifier=self.notifier,
+        )
 
     def client(self, provider: str, account: str = "default") -> httpx.Client:
         """One pooled client per provider, account and process (httpx clients are thread-safe).
@@ -89,12 +107,12 @@ def get_runtime() -> Runtime:
         return _runtime
 
 
-def reset_runtime(settings: Settings | None = None, publisher: Publisher | None = None) -> Runtime:
+def reset_runtime(settings: Settings | None = None, publisher: Publisher | None = None, sender: TaskSender | None = None) -> Runtime:
     """Replace the process's runtime (and settings) with fresh ones."""
     global _runtime
     with _lock:
         if _runtime is not None:
             _runtime.close()
         use_settings(settings)
-        _runtime = Runtime(settings or get_settings(), publisher)
+        _runtime = Runtime(settings or get_settings(), publisher, sender)
         return _runtime

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 #: Every job kind of CONTRACT.md; each is a Celery task ``printrelay.<kind>``.
 JOB_KINDS = ("upload_image", "submit_order", "update_order", "cancel_order", "poll_print_file", "track_order", "update_status")
+#: printrelay's own kinds (not enqueued by producers): ``notify`` POSTs a finished job to a URL.
+INTERNAL_KINDS = ("notify",)
 
 
 class JobState(StrEnum):

@@ -124,6 +124,10 @@ def test_refusals_are_one_line_and_non_zero(live: Runtime, tmp_path: Path) -> No
     assert "unsupported_kind" in refused(cli(live, "enqueue", "poll_print_file", "-p", "printeers", "--payload", "{}"))
     assert "unknown_provider" in refused(cli(live, "enqueue", "submit_order", "-p", "acme", "--payload", "{}"))
     assert "job_not_found" in refused(cli(live, "jobs", "show", "no-such-job"))
+    assert "unknown_provider" in refused(cli(live, "enqueue", "submit_order", "-p", "webhook", "--payload", "{}"))
+    track = json.dumps({"order_reference": "Order_5jcavdegg8n9pvgxq887jq0zbc"})
+    line = refused(cli(live, "enqueue", "track_order", "-p", "printeers", "--payload", track, "--notify-url", "https://shop.test/h"))
+    assert "notify.url" in line and "PRINTRELAY_WEBHOOK__SECRET" in line
     gif = tmp_path / "x.png"
     gif.write_bytes(b"GIF89a" + b"\0" * 20)
     assert "unsupported_image_format" in refused(

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,22 @@ def test_beat_settles_a_job_whose_dependency_ended_unnoticed(runtime: Runtime, p
     assert maintenance.release_stuck(runtime) == 1
     assert get_job(second.id, runtime=runtime).state == "queued"
     assert maintenance.release_stuck(runtime) == 0
+
+
+def test_a_delete_skips_an_update_waiting_out_a_retry_but_not_one_about_to_run(runtime: Runtime, publisher: RecordingPublisher) -> None:
+    order = {"orderId": "ORD-TAIL", "lineItems": [{"id": 7, "token": "tok-7", "quantity": 1, "price": 9.5}]}
+    submit = runtime.intake.enqueue("submit_order", "printlane", order)
+    retrying = runtime.intake.enqueue("update_order", "printlane", {**order, "status": "Paid"})
+    behind = runtime.intake.enqueue("update_order", "printlane", {**order, "status": "Shipped"})
+    end(runtime, submit.id, "succeeded")
+    with runtime.store.transaction() as session:  # Printlane said "come back in an hour"
+        job = session.get(Job, retrying.id)
+        assert job is not None and job.state == "queued"
+        job.state, job.next_attempt_at = "waiting", job.created_at + timedelta(hours=1)
+    delete = runtime.intake.enqueue("cancel_order", "printlane", {"order_id": "ORD-TAIL"})
+    skipped = get_job(retrying.id, runtime=runtime)
+    assert skipped.state == "skipped" and delete.id in (skipped.result or {})["skipped"]
+    assert get_job(behind.id, runtime=runtime).state == "queued"  # about to run: goes before the delete
+    assert delete.state == "blocked"
+    end(runtime, behind.id, "succeeded")
+    assert get_job(delete.id, runtime=runtime).state == "queued"

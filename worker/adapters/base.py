@@ -63,14 +63,18 @@ class Adapter:
 
     name: ClassVar[str]
     payloads: ClassVar[Mapping[str, type[BaseModel]]]
+    #: printrelay's own (the webhook of notifications): producers cannot enqueue its jobs.
+    internal: ClassVar[bool] = False
     #: Kinds that may simply be repeated after a crash or a lost answer.
     idempotent: ClassVar[frozenset[str]] = frozenset()
     #: Non-idempotent kinds whose ambiguous attempts the adapter can reconcile (``Call.reconcile``).
     reconcilable: ClassVar[frozenset[str]] = frozenset()
     #: Provider error codes that enqueue-time rules raise (see the module docstring).
     error_codes: ClassVar[frozenset[str]] = frozenset()
-    #: When a job of the key kind succeeds, unfinished jobs of these kinds with the same
-    #: sequence key become unnecessary and end ``skipped`` (a delete makes updates moot).
+    #: A job of the key kind makes jobs of these kinds on the same sequence key unnecessary (a
+    #: delete makes updates moot): those not started when it is enqueued end ``skipped`` at
+    #: once (it must not wait behind them, nor race them); those enqueued after it wait for it
+    #: and end ``skipped`` if it succeeds.
     supersedes: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     #: Rate-limit buckets each kind's calls count against (besides ``default``).
     extra_buckets: ClassVar[Mapping[str, tuple[str, ...]]] = {}

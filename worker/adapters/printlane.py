@@ -17,7 +17,8 @@
   of an order Printlane does not have (404) becomes a create; deleting what is not there (404)
   is done. Pushes carry the whole order, so repeating one is harmless.
 - **Ordering**: create, update and delete jobs of one order carry its ``orderId`` as sequence
-  key; a delete that succeeds makes that order's pending updates unnecessary (``skipped``).
+  key and run in enqueue order; a delete makes the order's pending updates unnecessary: they
+  end ``skipped`` (and so do updates enqueued after it, once it has succeeded).
 - Unknown (PROVIDERS.md): the error format (read ``message``/``error``) and the rate limit
   (a conservative 60/min: Printlane asks integrations to spread pushes out).
 """

@@ -30,6 +30,7 @@ class Job(Base):
         Index("ix_jobs_state_queued", "state", "queued_at"),
         Index("ix_jobs_created", "created_at"),
         Index("ix_jobs_sequence", "provider", "account", "sequence_key"),
+        Index("ix_jobs_notify_due", "notify_due", "state"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -60,6 +61,11 @@ class Job(Base):
     lease_expires_at: Mapped[datetime | None]
     #: The provider order the job acts on (a Printlane order id): jobs sharing one run in order.
     sequence_key: Mapped[str | None] = mapped_column(String(255))
+    #: Who to tell how the job ended: ``{"task", "queue", "url"}`` (see worker.notify).
+    notify: Mapped[dict[str, Any] | None]
+    #: The job has ``notify`` and its current end (or its coming one) is not announced yet.
+    notify_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    notified_at: Mapped[datetime | None]
     #: When the job was last published to Celery (``requeue_lost`` looks at this).
     queued_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -58,6 +58,8 @@ BUILTIN_POLICIES: dict[str, Policy] = {
     "poll_print_file": Policy(base=5, cap=300, max_attempts=10, deadline=2 * DAY, poll_interval=30),
     "track_order": Policy(base=2, cap=120, max_attempts=6, deadline=3600),
     "update_status": Policy(base=5, cap=600, max_attempts=8, deadline=2 * DAY),
+    # A producer's receiver may be down for a deploy: keep trying for a day, at most every 10 min.
+    "notify": Policy(base=2, cap=600, max_attempts=30, deadline=DAY),
 }
 
 
