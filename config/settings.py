@@ -14,8 +14,9 @@ An account inherits every field it does not set from the provider's top level.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -223,3 +224,40 @@ def use_settings(settings: Settings | None) -> None:
     global _current
     with _lock:
         _current = settings
+
+
+def unknown_names(names: Iterable[str], *, prefix: str = "PRINTRELAY_") -> list[str]:
+    """The ``PRINTRELAY_…`` names among ``names`` that no setting reads (a typo is otherwise
+    silently ignored). ``PRINTRELAY_TEST_…`` and ``PRINTRELAY_DEMO_…`` belong to the tests and
+    the demo.
+
+    >>> unknown_names(["PRINTRELAY_PRINTEERS__SECRET_KEY", "PRINTRELAY_PRINTEERS__SECRETKEY", "HOME"])
+    ['PRINTRELAY_PRINTEERS__SECRETKEY']
+    """
+    found = []
+    for name in names:
+        upper = name.upper()
+        if not upper.startswith(prefix) or upper.startswith((f"{prefix}TEST_", f"{prefix}DEMO_")):
+            continue
+        if not _known(Settings, upper.removeprefix(prefix).lower().split("__")):
+            found.append(name)
+    return found
+
+
+def _known(model: type[BaseModel], parts: list[str]) -> bool:
+    field = model.model_fields.get(parts[0])
+    if field is None:
+        return False
+    rest = parts[1:]
+    if not rest:
+        return True
+    if parts[0] == "accounts":  # ACCOUNTS__<NAME>__<any field of the provider>
+        return len(rest) >= 2 and _known(model, rest[1:])
+    annotation = field.annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _known(annotation, rest)
+    if get_origin(annotation) is dict:
+        value = get_args(annotation)[1]
+        if isinstance(value, type) and issubclass(value, BaseModel):  # RETRY__<KIND>__<field>
+            return len(rest) == 1 or _known(value, rest[1:])
+    return False

@@ -46,6 +46,20 @@ class Group(click.Group):
 @click.version_option(package_name="printrelay")
 def main() -> None:
     """printrelay: fulfilment jobs for print providers, carried out by Celery workers."""
+    _warn_unknown_settings()
+
+
+def _warn_unknown_settings() -> None:
+    """A misspelt setting would otherwise be ignored without a word."""
+    from config.settings import unknown_names
+
+    names = list(os.environ)
+    if Path(".env").is_file():
+        from dotenv import dotenv_values
+
+        names += list(dotenv_values(".env"))
+    for name in unknown_names(dict.fromkeys(names)):
+        click.echo(f"printrelay: warning: {name} is not a printrelay setting; it is ignored", err=True)
 
 
 # -- enqueue ----------------------------------------------------------------------------------

@@ -1,146 +1,246 @@
-"""``printrelay demo``: printrelay working end to end on one machine, with nothing set up.
+"""``printrelay demo``: printrelay at work on one machine, across all five providers, with
+nothing set up beforehand.
 
-Starts what is missing (a Redis server, the sandbox, a worker with embedded beat), creates
-the SQLite store under ``./var``, runs a small Printeers scenario against the sandbox, and
-prints how every job ended. Everything it started is stopped again on the way out.
+It starts what is missing — a Redis server (unless one answers at ``PRINTRELAY_REDIS_URL``), the
+providers' sandbox, a worker, beat and Flower (behind a generated password) — keeps the job store
+in SQLite under ``./var``, runs the scenario of :mod:`worker.demo.scenario` with a live view of
+the jobs, and prints how every job ended. Everything it started is stopped on the way out
+(Ctrl-C, or at once with ``--exit``) and its inputs removed; the job store, the artifacts and
+the processes' logs stay in ``./var`` to look at.
+
+The demo never talks to a real provider: every base URL points at its own sandbox, whatever
+the environment says.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import IO
 
 from rich.console import Console
-from rich.table import Table
+from rich.live import Live
+
+from worker.demo import report
+from worker.demo.scenario import Scenario
+from worker.runtime import Runtime
 
 console = Console()
-STORE = "Store_9jmn3dewwvy13rv12k7aannqzy"
-PRODUCT = "Product_4j8k2m5n7p9q1r3s6t8v0w2x4y"
+if not console.is_terminal:  # a log or a pipe: wide enough for the tables
+    console = Console(width=160)
+VAR = Path("var")
+#: The scenario's input files (images, a PDF), removed at the end.
+INPUTS = VAR / "demo"
+#: Long enough for the slowest story (PrintNow's 409s, Printlane's outage) several times over.
+TIMEOUT = 180.0
 
 
 def run_demo(*, keep_serving: bool) -> int:
+    """Run the demo; 0 if every job ended as the scenario expects. Ctrl-C (or SIGTERM) at any
+    point stops everything it started."""
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started where SIGINT is ignored
+        signal.signal(signum, _interrupt)
+    try:
+        return _demo(keep_serving=keep_serving)
+    except KeyboardInterrupt:
+        console.print("stopped; everything the demo started is stopped too")
+        return 130
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _demo(*, keep_serving: bool) -> int:
     from sandbox.server import BackgroundSandbox
     from worker.services import free_port, redis_answers, start_redis
 
+    VAR.mkdir(exist_ok=True)
     with ExitStack() as stack:
+        stack.callback(_tidy, INPUTS)  # last, once the processes (beat writes its schedule) are gone
         redis_url = os.environ.get("PRINTRELAY_REDIS_URL", "redis://127.0.0.1:6379/0")
-        if not redis_answers(redis_url):
+        if redis_answers(redis_url):
+            console.print(f"using the Redis server at {redis_url}")
+        else:
             started = start_redis()
             stack.callback(started.stop)
             redis_url = started.url
             console.print(f"started a Redis server at {redis_url}")
-        else:
-            console.print(f"using the Redis server at {redis_url}")
 
-        port = free_port()
-        sandbox = BackgroundSandbox(port=port).start()
+        sandbox = BackgroundSandbox(port=free_port()).start()
         stack.callback(sandbox.stop)
-        console.print(f"started the provider sandbox at {sandbox.root}")
+        console.print(f"started the providers' sandbox at {sandbox.root}")
 
-        env = {
-            "PRINTRELAY_REDIS_URL": redis_url,
-            "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox.root}/printeers/v2",
-            "PRINTRELAY_PRINTEERS__SECRET_KEY": os.environ.get("PRINTRELAY_DEMO_PRINTEERS_KEY", "sk_demo_printrelay"),
+        credentials = {
+            "printlane_store": "store-demo",
+            "printlane_key": "pl-demo-key",
+            "printlane_secret": secrets.token_hex(16),
         }
+        flower_password = secrets.token_urlsafe(12)
+        flower_port = 5555 if _port_free(5555) else free_port()
+        env = demo_environment(redis_url, sandbox.root, credentials, flower_password, flower_port)
         os.environ.update(env)
-        from config.celery import celery_config
-        from config.settings import get_settings, use_settings
-
-        use_settings(None)
-        settings = get_settings()
-        from worker.app import app
-        from worker.runtime import reset_runtime
-
-        app.conf.update(celery_config(settings))
-        runtime = reset_runtime(settings)
+        runtime = _runtime()
         runtime.store.upgrade()
         console.print(f"job store: {runtime.store.engine.url.render_as_string(hide_password=True)}")
 
-        log_path = Path("var") / "demo-worker.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = stack.enter_context(log_path.open("ab"))
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "worker.cli", "worker", "--concurrency", "8", "--beat", "--schedule", "var/celerybeat-schedule"],
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        stack.callback(_stop, worker)
-        console.print(f"started a worker (log: {log_path})\n")
+        processes = Processes(stack, env)
+        worker_name = f"demo-{os.getpid()}@{socket.gethostname()}"
+        processes.start("worker", "worker", "--concurrency", "8", "-n", worker_name)
+        processes.start("beat", "beat", "--schedule", str(VAR / "celerybeat-schedule"))
+        processes.start("flower", "flower", f"--port={flower_port}", "--address=127.0.0.1")
+        if not _answers(worker_name, processes):
+            console.print(f"[red]the worker did not start: see {VAR}/demo-worker.log[/]")
+            return 1
+        console.print(f"started a worker, beat and Flower (logs: {VAR}/demo-*.log)\n")
 
-        outcome = _scenario(runtime, sandbox.root)
-        if keep_serving:
-            console.print(
-                "\nstill serving: try `printrelay jobs list` in another shell (with the same PRINTRELAY_REDIS_URL). Ctrl-C stops."
-            )
-            for name, value in env.items():
-                console.print(f"  export {name}={value}")
+        scenario = Scenario(runtime, sandbox.root, credentials, INPUTS)
+        failed = _watch(runtime, scenario)
+
+        console.print(f"\nartifacts (print files, checked and hashed): {Path(runtime.settings.artifact_dir).resolve()}")
+        console.print(f"Flower: http://127.0.0.1:{flower_port}  user [bold]demo[/], password [bold]{flower_password}[/]")
+        console.print("look closer, with the same settings in your shell:")
+        console.print(f"  export PRINTRELAY_REDIS_URL={redis_url}")
+        console.print(f"  export PRINTRELAY_DATABASE_URL={runtime.settings.database_url}")
+        console.print("  printrelay jobs list        printrelay jobs show JOB_ID        printrelay limits")
+        if keep_serving and not failed:
+            console.print("\nstill serving (worker, beat, Flower, sandbox). Ctrl-C stops it all.")
             try:
-                while worker.poll() is None:
+                while processes.alive():
                     time.sleep(0.5)
             except KeyboardInterrupt:
                 console.print("stopping…")
-        return outcome
+        return 1 if failed else 0
 
 
-def _scenario(runtime: Any, sandbox_root: str) -> int:
-    import httpx
-
-    from worker.queries import get_job, wait_for
-
-    design = Path("var") / "demo" / "design.png"
-    design.parent.mkdir(parents=True, exist_ok=True)
-    design.write_bytes(httpx.get(f"{sandbox_root}/_sandbox/files/sample.png").content)
-    copy = design.with_name("design-again.png")
-    copy.write_bytes(design.read_bytes())
-
-    jobs: list[tuple[str, str, str]] = []  # (label, job id, expected state)
-
-    def run(label: str, kind: str, payload: dict[str, Any], expected: str = "succeeded") -> Any:
-        job = runtime.intake.enqueue(kind, "printeers", payload)
-        console.print(f"enqueued {label}: {kind} {job.id}")
-        done = wait_for(job.id, timeout=60, runtime=runtime)
-        jobs.append((label, job.id, expected))
-        return done
-
-    upload = run("print image", "upload_image", {"source": str(design)})
-    run("the same image again (not sent twice)", "upload_image", {"source": str(copy)})
-    reference = (upload.result or {}).get("image_reference")
-    order = {
-        "order": {
-            "storeReference": STORE,
-            "shippingKind": "combined",
-            "customIdentifier": f"demo-{int(time.time())}",
-            "orderlines": [{"productReference": PRODUCT, "imageReference": reference, "quantity": 2}],
-        }
+def demo_environment(redis_url: str, sandbox: str, credentials: dict[str, str], flower_password: str, flower_port: int) -> dict[str, str]:
+    """Settings for the demo's processes: every provider at the sandbox, quick waits."""
+    return {
+        "PRINTRELAY_REDIS_URL": redis_url,
+        "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox}/printeers/v2",
+        "PRINTRELAY_PRINTEERS__SECRET_KEY": "sk_demo_" + secrets.token_hex(8),
+        "PRINTRELAY_PRINTAPI__BASE_URL": f"{sandbox}/printapi/v2",
+        "PRINTRELAY_PRINTAPI__CLIENT_ID": "demo-" + secrets.token_hex(4),
+        "PRINTRELAY_PRINTAPI__CLIENT_SECRET": secrets.token_hex(16),
+        "PRINTRELAY_IDEALFACTORY__BASE_URL": f"{sandbox}/idealfactory",
+        "PRINTRELAY_IDEALFACTORY__TOKEN": "if_demo_" + secrets.token_hex(8),
+        "PRINTRELAY_IDEALFACTORY__STORE_ID": "store-demo",
+        "PRINTRELAY_PRINTNOW__BASE_URL": f"{sandbox}/printnow/api/v2",
+        "PRINTRELAY_PRINTNOW__TOKEN": "pn_demo_" + secrets.token_hex(8),
+        "PRINTRELAY_PRINTNOW__KEY": secrets.token_hex(8),
+        "PRINTRELAY_PRINTLANE__BASE_URL": f"{sandbox}/printlane/2023-10",
+        "PRINTRELAY_PRINTLANE__STORE_ID": credentials["printlane_store"],
+        "PRINTRELAY_PRINTLANE__API_KEY": credentials["printlane_key"],
+        "PRINTRELAY_PRINTLANE__API_SECRET": credentials["printlane_secret"],
+        "PRINTRELAY_PRINTLANE__DOMAIN": "shop.example",
+        # the demo's minutes are short: poll every second, back off from half a second
+        "PRINTRELAY_RETRY__POLL_PRINT_FILE__POLL_INTERVAL": "1",
+        "PRINTRELAY_RETRY__SUBMIT_ORDER__BASE": "0.5",
+        "PRINTRELAY_RETRY__SUBMIT_ORDER__CAP": "2",
+        "PRINTRELAY_FLOWER__BASIC_AUTH": f"demo:{flower_password}",
+        "PRINTRELAY_FLOWER__PORT": str(flower_port),
     }
-    httpx.post(
-        f"{sandbox_root}/_sandbox/knobs/printeers",
-        json={"faults": [{"kind": "throttle", "retry_after": 2, "method": "POST", "path": "/orders"}]},
-    )
-    run("order (the sandbox throttles it once)", "submit_order", order)
 
-    table = Table(title="how every job ended", header_style="bold")
-    for column in ("job", "id", "state", "attempts", "result or error"):
-        table.add_column(column, overflow="fold")
-    failures = 0
-    for label, job_id, expected in jobs:
-        job = get_job(job_id, runtime=runtime)
-        attempts = ", ".join(f"{a.outcome}{f' {a.http_status}' if a.http_status else ''}" for a in job.attempts or [])
-        detail = json.dumps(job.result) if job.result else (f"{job.error['code']}: {job.error['message']}" if job.error else "")
-        colour = "green" if job.state == expected else "red"
-        failures += job.state != expected
-        table.add_row(label, job.id, f"[{colour}]{job.state}[/]", attempts, detail)
-    console.print(table)
-    console.print("look closer: printrelay jobs show JOB_ID")
-    return 1 if failures else 0
+
+class Processes:
+    """printrelay subprocesses with a log each under ./var, stopped (TERM, then KILL) on exit."""
+
+    def __init__(self, stack: ExitStack, env: dict[str, str]) -> None:
+        self.stack, self.env, self.running = stack, env, {}  # type: ExitStack, dict[str, str], dict[str, subprocess.Popen[bytes]]
+
+    def start(self, name: str, *args: str) -> None:
+        log: IO[bytes] = self.stack.enter_context((VAR / f"demo-{name}.log").open("ab"))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "worker.cli", *args], env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.running[name] = process
+        self.stack.callback(_stop, process)
+
+    def alive(self) -> bool:
+        return all(p.poll() is None for p in self.running.values())
+
+
+def _watch(runtime: Runtime, scenario: Scenario) -> int:
+    """Run the scenario in a thread, show progress until every job has ended; how many ended
+    otherwise than expected (or never ended)."""
+    errors: list[BaseException] = []
+
+    def story() -> None:
+        try:
+            scenario.run()
+        except BaseException as exc:  # shown below; the demo must still clean up
+            errors.append(exc)
+
+    thread = threading.Thread(target=story, name="demo-scenario", daemon=True)
+    started = time.monotonic()
+    thread.start()
+    with Live(console=console, refresh_per_second=4, transient=False) as live:
+        while True:
+            jobs = report.snapshot(runtime, list(scenario.jobs))
+            live.update(report.progress(jobs, time.monotonic() - started))
+            done = not thread.is_alive() and all(job.finished for _, job in jobs)
+            if done or time.monotonic() - started > TIMEOUT:
+                break
+            time.sleep(0.25)
+    for refusal in scenario.refusals:
+        console.print(f"refused before anything was stored: {refusal}")
+    if errors:
+        console.print(f"[red]the scenario stopped: {type(errors[0]).__name__}: {errors[0]}[/]")
+    jobs = report.snapshot(runtime, list(scenario.jobs))
+    console.print(report.outcomes(jobs))
+    wrong = report.unexpected(jobs)
+    if wrong:
+        console.print(f"[red]{len(wrong)} job(s) did not end as expected[/]")
+    return len(wrong) + len(errors)
+
+
+def _runtime() -> Runtime:
+    from config.celery import celery_config
+    from config.settings import get_settings, use_settings
+    from worker.app import app
+    from worker.runtime import reset_runtime
+
+    use_settings(None)
+    settings = get_settings()
+    app.conf.update(celery_config(settings))
+    return reset_runtime(settings)
+
+
+def _answers(worker_name: str, processes: Processes, timeout: float = 60.0) -> bool:
+    """Wait until the worker answers a ping, so the scenario's timings start with it running."""
+    from worker.app import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and processes.alive():
+        if app.control.ping(destination=[worker_name], timeout=0.5):
+            return True
+    return False
+
+
+def _tidy(workdir: Path) -> None:
+    """Remove the demo's inputs and beat's schedule; the job store, artifacts and logs stay."""
+    import shutil
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    for schedule in VAR.glob("celerybeat-schedule*"):
+        schedule.unlink(missing_ok=True)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -150,3 +250,4 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
