@@ -171,17 +171,17 @@ def settle(store: Store, publisher: Publisher, job_ids: Sequence[str]) -> int:
     now = utcnow()
     waiting_on_us = (Job.state == JobState.BLOCKED.value) | ((Job.state == JobState.FAILED.value) & (Job.error_code == DEPENDENCY_FAILED))
     moved = []
-    failed = 0
+    failed: list[str] = []
     with store.transaction() as session:
         for job_id in job_ids:
             state, message = verdict(links_of(session, job_id))
             if state is JobState.FAILED:
-                result = session.execute(
+                failed += session.execute(
                     update(Job)
                     .where(Job.id == job_id, Job.state == JobState.BLOCKED.value)
                     .values(state=state.value, error_code=DEPENDENCY_FAILED, error_message=message, updated_at=now)
-                )
-                failed += result.rowcount  # type: ignore[attr-defined]
+                    .returning(Job.id)
+                ).scalars()
             elif state is JobState.QUEUED:
                 row = session.execute(
                     update(Job)
@@ -196,7 +196,9 @@ def settle(store: Store, publisher: Publisher, job_ids: Sequence[str]) -> int:
             publisher.publish(job_id, kind, provider)
         except Exception:
             log.exception("job %s released but not published; requeue_lost will publish it", job_id)
-    return len(moved) + failed
+    for job_id in failed:  # what waited for a job that just failed fails too, now (a chain of $job)
+        release(store, publisher, job_id)
+    return len(moved) + len(failed)
 
 
 def _all_dicts(value: Any, path: str = "payload") -> Iterator[tuple[str, dict[str, Any]]]:

@@ -249,3 +249,14 @@ def test_a_delete_skips_an_update_waiting_out_a_retry_but_not_one_about_to_run(r
     assert delete.state == "blocked"
     end(runtime, behind.id, "succeeded")
     assert get_job(delete.id, runtime=runtime).state == "queued"
+
+
+def test_a_failure_runs_down_a_chain_of_dependents_at_once(runtime: Runtime, sandbox: Sandbox, image_file: Path) -> None:
+    sandbox.fault(kind="status", status=400, method="POST", path="/images")
+    upload = runtime.intake.enqueue("upload_image", "printeers", {"source": str(image_file)})
+    order = runtime.intake.enqueue("submit_order", "printeers", order_using(upload.id))
+    track = runtime.intake.enqueue("track_order", "printeers", {"order_reference": {"$job": order.id, "path": "order_reference"}})
+    assert runtime.runner.run(upload.id) == "failed"
+    ends = [get_job(job.id, runtime=runtime) for job in (order, track)]
+    assert [(job.state, (job.error or {}).get("code")) for job in ends] == [("failed", "dependency_failed")] * 2
+    assert order.id in (ends[1].error or {}).get("message", "")  # names the job it waited for
