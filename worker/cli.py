@@ -141,13 +141,14 @@ def jobs() -> None:
 @click.option("--state", type=click.Choice([s.value for s in JobState]))
 @click.option("--provider")
 @click.option("--kind", type=click.Choice((*JOB_KINDS, *INTERNAL_KINDS)))
+@click.option("--account", help="only this account's jobs")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100000))
 @click.option("--json", "as_json", is_flag=True)
-def list_(state: str | None, provider: str | None, kind: str | None, limit: int, as_json: bool) -> None:
+def list_(state: str | None, provider: str | None, kind: str | None, account: str | None, limit: int, as_json: bool) -> None:
     """The newest jobs first."""
     from worker.queries import list_jobs
 
-    found = list_jobs(state=state, provider=provider, kind=kind, limit=limit)
+    found = list_jobs(state=state, provider=provider, kind=kind, account=account, limit=limit)
     if as_json:
         click.echo(json.dumps([job.to_dict() for job in found]))
         return

@@ -27,6 +27,7 @@ def list_jobs(
     state: str | None = None,
     provider: str | None = None,
     kind: str | None = None,
+    account: str | None = None,
     limit: int = 50,
     runtime: Runtime | None = None,
 ) -> list[JobInfo]:
@@ -39,6 +40,8 @@ def list_jobs(
         query = query.where(Job.provider == provider)
     if kind:
         query = query.where(Job.kind == kind)
+    if account:
+        query = query.where(Job.account == account)
     with runtime.store.transaction() as session:
         return [JobInfo.of(job) for job in session.execute(query).scalars()]
 

@@ -115,3 +115,16 @@ def test_a_job_whose_publish_failed_is_kept_queued(runtime: Runtime) -> None:
     with runtime.store.transaction() as session:
         row = session.get(Job, job.id)
         assert row is not None and row.state == "queued" and row.queued_at is not None
+
+
+def test_jobs_are_listed_by_account(make_settings: Any, publisher: RecordingPublisher, redis_url: str) -> None:
+    from worker.queries import list_jobs
+    from worker.runtime import reset_runtime
+
+    runtime = reset_runtime(
+        make_settings(redis_url=redis_url, printeers={"accounts": {"shop2": {"secret_key": "sk_shop2_key"}}}), publisher
+    )
+    mine = runtime.intake.enqueue("track_order", "printeers", {"order_reference": "Order_" + "a" * 26}, account="shop2")
+    runtime.intake.enqueue("track_order", "printeers", {"order_reference": "Order_" + "b" * 26})
+    assert [job.id for job in list_jobs(account="shop2", provider="printeers", runtime=runtime)] == [mine.id]
+    assert mine.id in {job.id for job in list_jobs(provider="printeers", limit=1000, runtime=runtime)}
