@@ -79,6 +79,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             },
             # Ends the worker that made them did not announce (see worker.notify): within seconds.
             "notify-pending": {"task": "printrelay.maintenance.notify_pending", "schedule": 5.0, "options": {"expires": 10}},
+            # Copies of the providers' catalogues (worker.catalogue): refetched once a day; the
+            # hourly tick also fetches a missing copy soon after a new account appears.
+            "refresh-catalogues": {"task": "printrelay.maintenance.refresh_catalogues", "schedule": 3600.0, "options": {"expires": 600}},
             "release-stuck": {
                 "task": "printrelay.maintenance.release_stuck",
                 "schedule": min(30.0, settings.requeue_after / 2),

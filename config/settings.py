@@ -80,9 +80,12 @@ class ProviderSettings(BaseModel):
 class PrinteersSettings(ProviderSettings):
     base_url: str = PROVIDERS["printeers"].base_url
     secret_key: SecretStr | None = None
-    #: Product references that take no print image (e.g. screen protectors): lets enqueue refuse
-    #: an image on them, and not demand one. Printeers' catalog says which products these are.
+    #: Product references that take no print image (e.g. screen protectors), over what the
+    #: account's copy of the catalogue says: an override for shops that want one.
     non_print_products: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: A copy of the catalogue older than this (seconds) is not consulted at enqueue (it is
+    #: refreshed daily; a copy this old means refreshing has failed for days).
+    catalogue_max_age: float = Field(default=3 * 86400.0, gt=0)
 
     @field_validator("non_print_products", mode="before")
     @classmethod

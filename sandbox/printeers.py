@@ -4,6 +4,9 @@
   work side by side); ``/_sandbox/printeers/revoke`` makes a key fail with 401.
 - Wrapped bodies, ``Order_``/``Image_``/``Shipment_`` + 26 lowercase letters and digits.
 - Images: JPEG/PNG by magic bytes; the same content twice gives the same reference.
+- Catalogue: ``GET /products``, paged by ``nextCursor``: two print products and a screen
+  protector (the seed's non-print example); ``POST /orders`` refuses an image on the one and a
+  missing image on the others, as the seed says Printeers does.
 - Orders: the seed's validation errors; status is an object and moves on with time
   (``created`` → ``processing`` → ``in_production`` → ``shipped``, one step per
   ``order_step_seconds``); cancels with absolute totals: atomic, idempotent, the four 409/403s.
@@ -72,6 +75,7 @@ class PrinteersState:
     upstream_stores: set[str] = field(default_factory=set)
     order_step_seconds: float = 2.0
     retry_after_on_429: bool = True
+    products_page_size: int = 50
     limits: dict[str, tuple[int, float]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
 
     def org(self, key: str) -> Org:
@@ -82,6 +86,8 @@ class PrinteersState:
     def configure(self, data: dict[str, Any]) -> None:
         if "order_step_seconds" in data:
             self.order_step_seconds = float(data["order_step_seconds"])
+        if "products_page_size" in data:
+            self.products_page_size = max(1, int(data["products_page_size"]))
         if "retry_after_on_429" in data:
             self.retry_after_on_429 = bool(data["retry_after_on_429"])
         for name, (quota, window) in data.get("limits", {}).items():
@@ -168,7 +174,12 @@ def create_printeers(state: PrinteersState) -> Starlette:
 
     @authed()
     async def list_products(request: Request, org: Org) -> Response:
-        return JSONResponse({"products": [{"reference": r, **p} for r, p in PRODUCTS.items()], "nextCursor": None})
+        # PROVIDERS.md: lists are ``{"<resource>s": [...], "nextCursor": "..."}``; the cursor
+        # here is the offset of the next page (``products_page_size`` per page).
+        products = [{"reference": r, **p} for r, p in PRODUCTS.items()]
+        start = int(request.query_params.get("cursor") or 0)
+        end = start + state.products_page_size
+        return JSONResponse({"products": products[start:end], "nextCursor": str(end) if end < len(products) else None})
 
     @authed()
     async def create_order(request: Request, org: Org) -> Response:

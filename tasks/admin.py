@@ -47,3 +47,11 @@ def retry_failed(
         actor=_actor(self, actor), provider=provider, kind=kind, error_code=error_code, since=since, dry_run=dry_run
     )
     return {"count": len(ids), "job_ids": ids, "dry_run": dry_run}
+
+
+@app.task(name="printrelay.admin.refresh_catalogue", bind=True)
+def refresh_catalogue(self: Task, provider: str = "printeers", account: str = "default") -> dict[str, Any]:  # type: ignore[type-arg]
+    """Fetch a provider's catalogue now for one account (as ``printrelay catalogue refresh``)."""
+    from worker import catalogue
+
+    return catalogue.refresh(get_runtime(), provider, account).to_dict()

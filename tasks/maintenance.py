@@ -30,3 +30,11 @@ def release_stuck() -> int:
 @app.task(name="printrelay.maintenance.notify_pending", ignore_result=True)
 def notify_pending() -> int:
     return maintenance.notify_pending(get_runtime())
+
+
+@app.task(name="printrelay.maintenance.refresh_catalogues", ignore_result=True)
+def refresh_catalogues() -> int:
+    """Refetch the catalogue copies older than a day (see :mod:`worker.catalogue`)."""
+    from worker import catalogue
+
+    return len(catalogue.refresh_due(get_runtime()))

@@ -25,6 +25,7 @@ from worker.jobview import JobInfo
 from worker.runner import Publisher
 from worker.states import JobState
 from worker.store import Dependency, Job, Store
+from worker.store.memo import StoreMemo
 from worker.store.types import utcnow
 from worker.waiting.policy import policy_for
 
@@ -58,7 +59,8 @@ class Intake:
                 f"no settings for account {account!r} of {provider} (PRINTRELAY_{provider.upper()}__ACCOUNTS__{account.upper()}__…)"
             )
         dependencies.check(payload)
-        return adapter.validate(kind, payload, settings)
+        memo = StoreMemo(self.store, provider, account)
+        return adapter.validate(kind, payload, settings.for_account(account), memo)
 
     def enqueue(
         self,

@@ -37,7 +37,8 @@ from worker.outcome import Outcome
 from worker.ratelimit import Limiter
 from worker.redact import Redactor
 from worker.states import CLAIMABLE, JobState, OutcomeKind
-from worker.store import Artifact, Attempt, Job, Memo, Store
+from worker.store import Artifact, Attempt, Job, Store
+from worker.store.memo import StoreMemo
 from worker.store.types import utcnow
 from worker.waiting.policy import Decision, decide, policy_for
 
@@ -397,26 +398,6 @@ class Runner:
             self.publisher.publish(job.id, job.kind, job.provider, countdown=countdown)
         except Exception:  # the row stays waiting/queued; beat publishes it again
             log.exception("job %s: publishing failed; beat will publish it again", job.id)
-
-
-class StoreMemo:
-    """The adapter's :class:`~worker.adapters.base.Memo`, kept in the ``memos`` table."""
-
-    def __init__(self, store: Store, provider: str, account: str) -> None:
-        self.store, self.provider, self.account = store, provider, account
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        with self.store.transaction() as session:
-            memo = session.get(Memo, (self.provider, self.account, key))
-            return dict(memo.value) if memo is not None else None
-
-    def put(self, key: str, value: dict[str, Any]) -> None:
-        with self.store.transaction() as session:
-            memo = session.get(Memo, (self.provider, self.account, key))
-            if memo is None:
-                session.add(Memo(provider=self.provider, account=self.account, key=key, value=value))
-            else:
-                memo.value = value
 
 
 def _job_values(decision: Decision, job: Job, now: datetime) -> dict[str, Any]:

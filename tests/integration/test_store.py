@@ -78,7 +78,7 @@ def test_a_late_finisher_cannot_overwrite_the_recovery(runtime: Runtime) -> None
 def test_an_invalid_payload_stores_and_publishes_nothing(runtime: Runtime, publisher: RecordingPublisher) -> None:
     before = count_jobs(runtime)
     with pytest.raises(InvalidPayload) as caught:
-        runtime.intake.enqueue("cancel_order", "printeers", {"order_reference": ORDER, "orderlines": []})
+        runtime.intake.enqueue("cancel_order", "printeers", {"order_reference": ORDER})  # orderlines missing
     assert caught.value.field == "orderlines"
     with pytest.raises(UnknownProvider):
         runtime.intake.enqueue("track_order", "acme", TRACK)

@@ -71,11 +71,14 @@ def test_an_already_encoded_string_passes_unchanged_and_a_bad_one_is_refused() -
     assert caught.value.field == "items[0].template_config"
 
 
+MISSING = object()
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"ecommerce_order_id": ""}, "ecommerce_order_id"),
-        ({"items": []}, "items"),
+        ({"ecommerce_order_id": MISSING}, "ecommerce_order_id"),
+        ({"items": MISSING}, "items"),
         ({"items": [{k: v for k, v in ITEM.items() if k != "thumbnails"}]}, "items[0].thumbnails"),
         ({"items": [{k: v for k, v in ITEM.items() if k != "ecommerce_variant_id"}]}, "items[0].ecommerce_variant_id"),
         (
@@ -87,9 +90,27 @@ def test_an_already_encoded_string_passes_unchanged_and_a_bad_one_is_refused() -
     ],
 )
 def test_the_seeds_required_fields(change: dict[str, Any], field: str) -> None:
+    """Seed 002's tables: these fields are "Required: Yes"; ``type_id`` is 'billing' or 'shipping'."""
+    payload = {k: v for k, v in {**ORDER, **change}.items() if v is not MISSING}
     with pytest.raises(InvalidPayload) as caught:
-        validate("submit_order", {**ORDER, **change}, store_id="s")
+        validate("submit_order", payload, store_id="s")
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"ecommerce_order_id": ""},
+        {"items": []},
+        {"items": [{**ITEM, "quantity": 0}]},
+        {"addresses": [{"type_id": "billing", "address_1": "x", "post_code": "", "city": "c", "country_code": "BEL"}]},
+        {"shippings": [{"code": "STANDARD", "shipping_price": -1}]},
+    ],
+)
+def test_what_the_seed_does_not_rule_on_is_left_to_ideal_factory(change: dict[str, Any]) -> None:
+    """Seed 002 states which fields are required and their types, not their lengths, bounds or
+    formats: an empty list, a zero quantity or a three-letter country code go to the provider."""
+    validate("submit_order", {**ORDER, **change}, store_id="s")
 
 
 def test_store_id_from_the_payload_or_the_settings() -> None:

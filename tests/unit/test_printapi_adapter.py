@@ -258,6 +258,23 @@ def test_the_token_never_reaches_an_attempt(adapter: PrintapiAdapter) -> None:
     ],
 )
 def test_submit_rules_at_enqueue(change: dict[str, Any], field: str) -> None:
+    """Seed 001's property table ("Length: 0-36, inclusive" and the like) and "You must include
+    at least one item and a shipping address"."""
     with pytest.raises(InvalidPayload) as caught:
         PrintapiAdapter().validate("submit_order", {**ORDER, **change}, Settings(_env_file=None).printapi)  # type: ignore[call-arg]
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"id": ""},
+        {"items": [{"productId": "poster_a3_staand", "quantity": 0}]},
+        {"items": [{"quantity": 1}]},
+        {"shipping": {"address": {"name": "Print API", "country": "nl"}}},
+    ],
+)
+def test_what_the_seed_does_not_rule_on_is_left_to_print_api(change: dict[str, Any]) -> None:
+    """Seed 001 bounds lengths (``Id`` "0-36", so an empty id is allowed) but shows items and
+    addresses only by example: their fields and values are Print API's to judge."""
+    PrintapiAdapter().validate("submit_order", {**ORDER, **change}, Settings(_env_file=None).printapi)  # type: ignore[call-arg]

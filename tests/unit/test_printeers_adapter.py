@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import respx
 from config.settings import PrinteersSettings, Settings
 from tests.fakes import DictMemo
 from worker.adapters.base import Call
-from worker.adapters.printeers import PrinteersAdapter
+from worker.adapters.printeers import CATALOGUE_MEMO, PrinteersAdapter, takes_image
 from worker.errors import InvalidPayload
 from worker.states import OutcomeKind
 
@@ -237,40 +238,169 @@ def test_a_read_timeout_on_an_idempotent_cancel_is_transient() -> None:
 # -- enqueue-time rules -----------------------------------------------------------------------------
 
 
-def validate(kind: str, payload: Any, **settings: Any) -> dict[str, Any]:
-    return adapter.validate(kind, payload, Settings(_env_file=None, printeers=settings).printeers)  # type: ignore[call-arg]
+SCREEN = "Product_screenprotector00000000000"
+
+
+def validate(kind: str, payload: Any, memo: DictMemo | None = None, **settings: Any) -> dict[str, Any]:
+    return adapter.validate(kind, payload, Settings(_env_file=None, printeers=settings).printeers, memo)  # type: ignore[call-arg]
+
+
+def catalogue_memo(fetched_at: datetime | None = None, **kinds: bool | None) -> DictMemo:
+    """A memo holding a copy of the catalogue as :mod:`worker.catalogue` stores it."""
+    memo = DictMemo()
+    products = {ref: {"name": ref, "print": takes} for ref, takes in kinds.items()}
+    memo.put(CATALOGUE_MEMO, {"fetched_at": (fetched_at or datetime.now(UTC)).isoformat(), "products": products})
+    return memo
+
+
+KNOWN = {PRODUCT: True, SCREEN: False}
 
 
 @pytest.mark.parametrize(
     ("payload", "code", "field"),
     [
         (order(shippingKind="dropship"), "missing_address", "order"),
-        (order(orderlines=[{"productReference": PRODUCT, "quantity": 1}]), "missing_image_reference", "order.orderlines"),
-        (order(orderlines=[]), "invalid_payload", "order.orderlines"),
-        (
-            order(orderlines=[{"productReference": PRODUCT, "imageReference": IMAGE, "quantity": 0}]),
-            "invalid_payload",
-            "order.orderlines[0].quantity",
-        ),
-        (order(storeReference="Store_X"), "invalid_payload", "order.storeReference"),
         (order(shippingKind="pigeon"), "invalid_payload", "order.shippingKind"),
+        (order(storeReference="Shop_9jmn3dewwvy13rv12k7aannqzy"), "invalid_payload", "order.storeReference"),
         ({"orders": {}}, "invalid_payload", "order"),
     ],
 )
 def test_submit_rules_name_the_field_and_the_code(payload: dict[str, Any], code: str, field: str) -> None:
+    """Seed 000: "missing_address (dropship order without a destination address)"; "Every order
+    has a shipping kind" (``dropship`` or ``combined``); a reference's kind is its prefix
+    (PROVIDERS.md: "References look like `Order_` + …"); bodies are wrapped (``{"order": …}``)."""
     with pytest.raises(InvalidPayload) as caught:
         validate("submit_order", payload)
     assert (caught.value.code, caught.value.field) == (code, field)
 
 
-def test_an_image_on_a_known_non_print_product_is_refused() -> None:
-    screen = "Product_screenprotector00000000000"
-    payload = order(orderlines=[{"productReference": screen, "imageReference": IMAGE, "quantity": 1}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        order(storeReference="Store_short"),
+        order(orderlines=[{"productReference": "Product_NotTwentySixChars", "imageReference": "Image_x", "quantity": 1}]),
+        order(orderlines=[{"productReference": PRODUCT, "imageReference": IMAGE, "quantity": 0}]),
+        order(orderlines=[]),
+        {"order": {k: v for k, v in order()["order"].items() if k != "storeReference"}},
+        order(shippingKind="dropship", dropshipAddress={"city": "Aalsmeer", "countryCode": "nl"}),
+    ],
+)
+def test_shapes_seen_only_in_examples_are_left_to_printeers(payload: dict[str, Any]) -> None:
+    """Seed 000 shows references of 26 characters, quantities from 1, a storeReference and a
+    full address in its examples, but states none of them as a rule: Printeers decides."""
+    assert validate("submit_order", payload) == payload
+
+
+def test_without_a_catalogue_copy_no_product_is_refused_for_its_image() -> None:
+    """Seed 000: print products need an image, non-print ones must not have one; which is which
+    only the catalogue says. With no copy, neither is assumed: the provider decides."""
+    validate("submit_order", order(orderlines=[{"productReference": SCREEN, "quantity": 1}]))
+    validate("submit_order", order(orderlines=[{"productReference": PRODUCT, "quantity": 1}]))
+    validate("submit_order", order(orderlines=[{"productReference": SCREEN, "imageReference": IMAGE, "quantity": 1}]))
+
+
+def test_a_fresh_copy_refuses_what_the_catalogue_says_is_wrong_naming_line_and_product() -> None:
+    """Seed 000: "missing_image_reference (print product without an uploaded image)" and
+    "Orderlines with non-print products (e.g. a screenprotector) must not have an image reference"."""
+    memo = catalogue_memo(**KNOWN)
     with pytest.raises(InvalidPayload) as caught:
-        validate("submit_order", payload, non_print_products=[screen])
+        validate("submit_order", order(orderlines=[{"productReference": PRODUCT, "quantity": 1}]), memo)
+    assert (caught.value.code, caught.value.field) == ("missing_image_reference", "order.orderlines")
+    assert "orderline 0" in str(caught.value) and PRODUCT in str(caught.value)
+
+    mixed_wrong = [
+        {"productReference": PRODUCT, "imageReference": IMAGE, "quantity": 1},
+        {"productReference": SCREEN, "imageReference": IMAGE, "quantity": 1},
+    ]
+    with pytest.raises(InvalidPayload) as caught:
+        validate("submit_order", order(orderlines=mixed_wrong), memo)
     assert caught.value.code == "image_reference_not_allowed"
-    # and a non-print product needs no image
-    validate("submit_order", order(orderlines=[{"productReference": screen, "quantity": 1}]), non_print_products=[screen])
+    assert "orderline 1" in str(caught.value) and SCREEN in str(caught.value)
+
+
+def test_a_fresh_copy_accepts_non_print_and_mixed_orders_and_unknown_products() -> None:
+    """Seed 000's screen protector takes no image; a mixed order is two valid lines; a product
+    the copy does not know (or whose kind it does not say) is the provider's to judge."""
+    memo = catalogue_memo(**KNOWN, Product_undecided0000000000000000=None)
+    validate("submit_order", order(shippingKind="combined", orderlines=[{"productReference": SCREEN, "quantity": 2}]), memo)
+    mixed = [{"productReference": PRODUCT, "imageReference": IMAGE, "quantity": 1}, {"productReference": SCREEN, "quantity": 1}]
+    validate("submit_order", order(orderlines=mixed), memo)
+    validate("submit_order", order(orderlines=[{"productReference": "Product_new", "quantity": 1}]), memo)
+    validate("submit_order", order(orderlines=[{"productReference": "Product_undecided0000000000000000", "quantity": 1}]), memo)
+
+
+def test_a_stale_copy_is_not_consulted() -> None:
+    """A copy older than ``catalogue_max_age`` may be wrong about a product: refuse nothing by it."""
+    old = catalogue_memo(datetime.now(UTC) - timedelta(days=4), **KNOWN)
+    validate("submit_order", order(orderlines=[{"productReference": PRODUCT, "quantity": 1}]), old)
+    with pytest.raises(InvalidPayload):
+        validate("submit_order", order(orderlines=[{"productReference": PRODUCT, "quantity": 1}]), old, catalogue_max_age=5 * 86400)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"fetched_at": "yesterday", "products": {PRODUCT: {"print": True}}},
+        {"fetched_at": datetime.now(UTC).isoformat(), "products": ["not", "a", "mapping"]},
+        {"products": {PRODUCT: {"print": True}}},
+        {"fetched_at": datetime.now(UTC).isoformat(), "products": {PRODUCT: {"print": "yes"}}},
+    ],
+)
+def test_an_unreadable_copy_refuses_nothing(value: dict[str, Any]) -> None:
+    memo = DictMemo()
+    memo.put(CATALOGUE_MEMO, value)
+    validate("submit_order", order(orderlines=[{"productReference": PRODUCT, "quantity": 1}]), memo)
+
+
+def test_the_non_print_setting_overrides_the_catalogue() -> None:
+    """``PRINTRELAY_PRINTEERS__NON_PRINT_PRODUCTS`` names products that take no image, whatever the copy says."""
+    payload = order(orderlines=[{"productReference": SCREEN, "imageReference": IMAGE, "quantity": 1}])
+    with pytest.raises(InvalidPayload) as caught:
+        validate("submit_order", payload, non_print_products=[SCREEN])
+    assert caught.value.code == "image_reference_not_allowed"
+    validate("submit_order", order(orderlines=[{"productReference": SCREEN, "quantity": 1}]), non_print_products=[SCREEN])
+    memo = catalogue_memo(**{SCREEN: True})
+    validate("submit_order", order(orderlines=[{"productReference": SCREEN, "quantity": 1}]), memo, non_print_products=[SCREEN])
+
+
+@pytest.mark.parametrize(
+    ("product", "expected"),
+    [
+        ({"print": True}, True),
+        ({"isPrintProduct": False}, False),
+        ({"requiresImage": True}, True),
+        ({"kind": "non-print"}, False),
+        ({"type": "Print"}, True),
+        ({"name": "Screen protector"}, None),
+        ({"print": "yes"}, None),
+    ],
+)
+def test_a_products_kind_is_read_from_the_spellings_a_catalogue_may_use(product: dict[str, Any], expected: bool | None) -> None:
+    """The seed does not name the field: an unreadable product is unknown, never guessed."""
+    assert takes_image(product) is expected
+
+
+@respx.mock
+def test_the_catalogue_is_fetched_page_by_page() -> None:
+    """Seed 000, "Browse the catalog: call GET /products"; PROVIDERS.md: lists carry ``nextCursor``."""
+    route = respx.get(f"{BASE}/products").mock(
+        side_effect=[
+            httpx.Response(200, json={"products": [{"reference": PRODUCT, "name": "case", "print": True}], "nextCursor": "c2"}),
+            httpx.Response(200, json={"products": [{"reference": SCREEN, "name": "screen", "print": False}], "nextCursor": None}),
+        ]
+    )
+    outcome = adapter.fetch_catalogue(make_call("fetch_catalogue", {}))
+    assert outcome.kind is OutcomeKind.DONE and outcome.result is not None
+    assert outcome.result["products"] == {PRODUCT: {"name": "case", "print": True}, SCREEN: {"name": "screen", "print": False}}
+    assert [c.request.url.params.get("cursor") for c in route.calls] == [None, "c2"]
+    assert all(c.request.headers["X-Printeers-Secret-Key"] == KEY for c in route.calls)
+
+
+@respx.mock
+def test_an_odd_catalogue_answer_is_classified_not_stored() -> None:
+    respx.get(f"{BASE}/products").mock(return_value=httpx.Response(200, text="<html>maintenance</html>"))
+    outcome = adapter.fetch_catalogue(make_call("fetch_catalogue", {}))
+    assert outcome.kind is OutcomeKind.TRANSIENT and outcome.result is None
 
 
 def test_a_job_reference_counts_as_an_image_reference() -> None:
@@ -293,10 +423,13 @@ def test_upload_rules(tmp_path: Path, png_file: Path) -> None:
 
 
 def test_cancel_rules() -> None:
-    with pytest.raises(InvalidPayload, match=r"orderlines: .*once"):
-        validate(
-            "cancel_order",
-            {"order_reference": ORDER, "orderlines": [{"index": 1, "canceledQuantity": 1}, {"index": 1, "canceledQuantity": 2}]},
-        )
+    """Seed 000: the cancel body lists orderlines by ``index`` with ``canceledQuantity`` (absolute
+    totals); an order reference starts ``Order_``. Duplicates, negatives and unknown lines are
+    Printeers' to refuse ("The request is atomic: when any listed orderline fails validation,
+    nothing is canceled")."""
     with pytest.raises(InvalidPayload, match=r"orderlines\[0\].canceledQuantity"):
-        validate("cancel_order", {"order_reference": ORDER, "orderlines": [{"index": 1, "canceledQuantity": -1}]})
+        validate("cancel_order", {"order_reference": ORDER, "orderlines": [{"index": 1}]})
+    with pytest.raises(InvalidPayload, match="order_reference"):
+        validate("cancel_order", {"order_reference": "5jcavdegg8n9pvgxq887jq0zbc", "orderlines": [{"index": 1, "canceledQuantity": 1}]})
+    lines = [{"index": 1, "canceledQuantity": 1}, {"index": 1, "canceledQuantity": -1}]
+    assert validate("cancel_order", {"order_reference": ORDER, "orderlines": lines})["orderlines"] == lines

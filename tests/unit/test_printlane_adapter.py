@@ -79,14 +79,30 @@ def test_missing_properties_are_filled_and_dates_defaulted() -> None:
         ({"lineItems": [{"id": "123", "token": "t", "quantity": 1, "price": 1.0}]}, "lineItems[0].id"),
         ({"lineItems": [{"id": 1, "token": "t", "quantity": 1.5, "price": 1.0}]}, "lineItems[0].quantity"),
         ({"lineItems": [{"id": 1, "quantity": 1, "price": 1.0}]}, "lineItems[0].token"),
-        ({"billingDetails": {"street": "x"}}, "billingDetails.street"),
         ({"orderId": ""}, "orderId"),
     ],
 )
 def test_the_required_property_rules(change: dict[str, Any], field: str) -> None:
+    """Seed 004: dates "in ISO-8601 format"; line item ``id`` and ``quantity`` are ``int``,
+    ``token`` a string (2022-08: "all properties of the order object are now required");
+    ``orderId`` names the order in the update and delete paths."""
     with pytest.raises(InvalidPayload) as caught:
         normalised({**ORDER, **change})
     assert caught.value.field == field
+
+
+def test_properties_the_seed_does_not_list_go_to_printlane_unchanged() -> None:
+    """Seed 004 requires its properties; it does not forbid others, nor bound a quantity or
+    a token's length: those are Printlane's to judge."""
+    order = {
+        **ORDER,
+        "billingDetails": {**ORDER["billingDetails"], "street": "x"},
+        "lineItems": [{"id": 1, "token": "", "quantity": 0, "price": 1.0, "sku": "A"}],
+        "note": "gift",
+    }
+    stored = normalised(order)
+    assert stored["billingDetails"]["street"] == "x" and stored["note"] == "gift"
+    assert stored["lineItems"][0]["sku"] == "A"
 
 
 def test_domain_is_required_somewhere() -> None:

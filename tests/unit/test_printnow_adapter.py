@@ -158,6 +158,9 @@ def test_track_keeps_status_items_and_shipping(tmp_path: Path) -> None:
     ],
 )
 def test_enqueue_rules(payload: dict[str, Any], match: str | None) -> None:
+    """Seed 003: "Mark … Shipped" takes an optional ``tracking_number`` only, "Update … Status"
+    needs ``order_status``; one job is one of the two. Assets exist only per item
+    (``/order/{orderId}/assets/{itemId}``)."""
     kind = "poll_print_file" if "assets" in payload else "update_status"
     with pytest.raises(InvalidPayload, match=match or "item_id"):
         adapter.validate(kind, payload, Settings(_env_file=None).printnow)  # type: ignore[call-arg]

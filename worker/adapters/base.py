@@ -78,6 +78,9 @@ class Adapter:
     supersedes: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     #: Rate-limit buckets each kind's calls count against (besides ``default``).
     extra_buckets: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    #: The provider has a catalogue worth a local copy (:meth:`fetch_catalogue`,
+    #: :mod:`worker.catalogue`) that enqueue-time rules consult.
+    has_catalogue: ClassVar[bool] = False
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -86,19 +89,31 @@ class Adapter:
     def buckets(self, kind: str) -> tuple[str, ...]:
         return ("default", *self.extra_buckets.get(kind, ()))
 
-    def validate(self, kind: str, payload: Any, settings: ProviderSettings) -> dict[str, Any]:
+    def validate(self, kind: str, payload: Any, settings: ProviderSettings, memo: Memo | None = None) -> dict[str, Any]:
         """Check ``payload`` against the kind's rules and return it normalised for storage.
 
-        Raises :class:`~worker.errors.InvalidPayload` naming the first field at fault.
+        ``memo`` is the account's memo, for rules that consult a local copy of the provider's
+        data (a catalogue); enqueue never calls the provider. Raises
+        :class:`~worker.errors.InvalidPayload` naming the first field at fault.
         """
         if not isinstance(payload, dict):
             raise InvalidPayload("payload", "must be a JSON object")
         model = self.payloads[kind]
         try:
-            model.model_validate(stand_in_placeholders(payload), context={"settings": settings})
+            model.model_validate(stand_in_placeholders(payload), context=self.rule_context(kind, settings, memo))
         except ValidationError as exc:
             raise self._invalid(exc) from None
         return self.normalize(kind, payload)
+
+    def rule_context(self, kind: str, settings: ProviderSettings, memo: Memo | None) -> dict[str, Any]:
+        """What the payload models' validators see as ``info.context``: the settings, plus
+        whatever a provider's rules consult (read from ``memo``, never from the network)."""
+        return {"settings": settings}
+
+    def fetch_catalogue(self, call: Call) -> Outcome:
+        """The provider's catalogue as ``Outcome.done({"products": {reference: {...}}})``;
+        only for adapters with ``has_catalogue``."""
+        raise NotImplementedError(f"{self.name} has no catalogue")
 
     def policy_defaults(self, kind: str, settings: ProviderSettings) -> Mapping[str, float] | None:
         """Waiting-policy values this provider needs for ``kind`` (over the kind's built-in

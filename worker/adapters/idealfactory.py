@@ -43,9 +43,11 @@ def decode_template_config(value: str) -> Any:
 
 
 class Item(_Open):
-    ecommerce_order_item_id: str = Field(min_length=1)
-    ecommerce_variant_id: str = Field(min_length=1)
-    quantity: int = Field(ge=1)
+    # Seed 002's item table marks these "Required: Yes"; their values are Ideal Factory's to judge.
+    ecommerce_order_item_id: str
+    ecommerce_variant_id: str
+    quantity: int
+    # Seed 002: "Template config generated from customiser. It's urlencoded json string".
     template_config: dict[str, Any] | list[Any] | str
     thumbnails: list[str]
 
@@ -58,22 +60,26 @@ class Item(_Open):
 
 
 class Address(_Open):
+    # Seed 002's address table: required fields, and "Type of address ('billing' or 'shipping')".
     type_id: Literal["billing", "shipping"]
-    address_1: str = Field(min_length=1)
-    post_code: str = Field(min_length=1)
-    city: str = Field(min_length=1)
-    country_code: str = Field(min_length=2, max_length=3)
+    address_1: str
+    post_code: str
+    city: str
+    country_code: str
 
 
 class ShippingLine(_Open):
-    code: str = Field(min_length=1)
-    shipping_price: float = Field(ge=0)
+    # Seed 002's shipping table: both "Required: Yes".
+    code: str
+    shipping_price: float
 
 
 class SubmitOrder(_Open):
-    store_id: str | None = Field(default=None, min_length=1)
-    ecommerce_order_id: str = Field(min_length=1)
-    items: list[Item] = Field(min_length=1)
+    # Seed 002: store_id, items and ecommerce_order_id are "Required: Yes"; store_id may come
+    # from the settings ("We manually create and assign store IDs for each client").
+    store_id: str | None = None
+    ecommerce_order_id: str
+    items: list[Item]
     addresses: list[Address] | None = None
     shippings: list[ShippingLine] | None = None
     create_print_files: bool | None = None
@@ -81,7 +87,7 @@ class SubmitOrder(_Open):
     @model_validator(mode="after")
     def _store(self, info: ValidationInfo) -> SubmitOrder:
         settings = (info.context or {}).get("settings")
-        if self.store_id is None and not getattr(settings, "store_id", None):
+        if not self.store_id and not getattr(settings, "store_id", None):
             raise ValueError("store_id is required: in the payload or as PRINTRELAY_IDEALFACTORY__STORE_ID")
         return self
 
@@ -95,12 +101,12 @@ class UpdateOrder(_Open):
 
 class OrderUid(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    order_uid: str = Field(min_length=1)
+    order_uid: str = Field(min_length=1)  # a path segment cannot be empty
 
 
 class PollPrintFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ecommerce_order_item_id: str = Field(min_length=1)
+    ecommerce_order_item_id: str = Field(min_length=1)  # a path segment cannot be empty
     download: bool = False
 
 

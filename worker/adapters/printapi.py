@@ -44,31 +44,24 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class Address(_Open):
-    name: str = Field(min_length=1)
-    line1: str = Field(min_length=1)
-    postCode: str = Field(min_length=1)
-    city: str = Field(min_length=1)
-    country: str = Field(pattern=r"^[A-Z]{2}$")
-
-
 class Shipping(_Open):
-    address: Address
+    # Seed 001: "You must include at least one item and a shipping address." The address's
+    # own fields are shown in an example only: Print API decides what a usable address is.
+    address: dict[str, Any]
 
 
 class Item(_Open):
-    productId: str = Field(min_length=1)
-    quantity: int = Field(ge=1)
-    pageCount: int | None = Field(default=None, ge=1)
-    metadata: str | None = Field(default=None, max_length=4092)
+    pass
 
 
 class SubmitOrder(_Open):
-    id: str | None = Field(default=None, min_length=1, max_length=36)
+    # Seed 001's property table: the lengths below are its "Length: 0-N, inclusive".
+    id: str | None = Field(default=None, max_length=36)
     email: str | None = Field(default=None, max_length=254)
     username: str | None = Field(default=None, max_length=64)
     coupon: str | None = Field(default=None, max_length=64)
     metadata: str | None = Field(default=None, max_length=4092)
+    # Seed 001: "You must include at least one item and a shipping address."
     items: list[Item] = Field(min_length=1)
     shipping: Shipping
 
@@ -76,14 +69,17 @@ class SubmitOrder(_Open):
 class UploadImage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: str = Field(min_length=1)
+    # Path segments cannot be empty; an order id is at most 36 characters (seed 001, "Id").
     order_id: str = Field(min_length=1, max_length=36)
     item_id: str = Field(min_length=1)
+    # Seed 001: an item's ``files`` has ``content`` and ``cover``.
     file: Literal["content", "cover"] = "content"
     upload_url: str | None = None
 
 
 class OrderRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # A path segment cannot be empty; seed 001: an order id is "Length: 0-36".
     order_id: str = Field(min_length=1, max_length=36)
 
 

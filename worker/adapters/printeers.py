@@ -8,16 +8,27 @@
   ``customIdentifier``, so an ambiguous submit goes to ``needs_review`` instead of being repeated
   (PROVIDERS.md: "never send a second submit without first checking").
 - ``cancel_order`` sends absolute totals: repeating it is harmless, so it simply retries.
-- Enqueue-time rules: ``missing_address`` (dropship without an address) and
-  ``missing_image_reference``/``image_reference_not_allowed`` where the product kind is known
-  (``PRINTRELAY_PRINTEERS__NON_PRINT_PRODUCTS`` lists the products that take no image; any other
-  product is treated as a print product).
+
+Enqueue-time rules refuse only what a document says (each rule names its sentence below);
+everything else is Printeers' to decide, and its error code becomes the job's error:
+
+- ``missing_address``: a dropship order without ``dropshipAddress``.
+- ``missing_image_reference`` / ``image_reference_not_allowed``: only for a product whose kind
+  the account's copy of the catalogue knows (``GET /products``, kept by
+  :mod:`worker.catalogue`), or that ``PRINTRELAY_PRINTEERS__NON_PRINT_PRODUCTS`` names. A
+  product the copy does not know, or no (fresh) copy at all: the order goes to Printeers.
+- References keep their documented prefix only (``Order_``, ``Image_``, …); their length and
+  alphabet are seen in examples, not promised.
+
+Which field of a catalogue product says "print product" is not documented: :func:`takes_image`
+reads the plausible spellings and treats a product it cannot read as unknown (accepted).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,21 +36,25 @@ import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from config.settings import PrinteersSettings
-from worker.adapters.base import STAND_IN, Adapter, Call, require
+from config.settings import PrinteersSettings, ProviderSettings
+from worker.adapters.base import STAND_IN, Adapter, Call, Memo, require
 from worker.http import classify_status, describe, json_body, send, unreadable
 from worker.outcome import Outcome
 from worker.sources import is_url, read_source, sniff
 
+#: The memo key of an account's copy of the catalogue (see :mod:`worker.catalogue`).
+CATALOGUE_MEMO = "catalogue"
+#: Pages of ``GET /products`` followed at most (a runaway cursor must not loop forever).
+MAX_CATALOGUE_PAGES = 200
+
 
 def _reference(prefix: str) -> Callable[[str], str]:
+    # PROVIDERS.md: "References look like `Order_` + 26 characters": the prefix is the
+    # reference's kind; the length is an observation, so only the prefix is checked.
     def check(value: str) -> str:
-        if value == STAND_IN:
+        if value == STAND_IN or value.startswith(prefix):
             return value
-        rest = value.removeprefix(prefix)
-        if rest == value or len(rest) != 26 or not rest.isalnum() or rest.lower() != rest:
-            raise ValueError(f"must be a Printeers reference: {prefix} followed by 26 lowercase letters or digits")
-        return value
+        raise ValueError(f"must be a Printeers reference starting with {prefix}")
 
     return check
 
@@ -55,28 +70,82 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+def takes_image(product: Mapping[str, Any]) -> bool | None:
+    """Whether a catalogue product is a print product (needs an image), or ``None`` if the
+    product does not say. The field is undocumented, so the plausible spellings are read.
+
+    >>> takes_image({"reference": "Product_x", "print": False}), takes_image({"kind": "print"}), takes_image({})
+    (False, True, None)
+    """
+    for name in ("print", "isPrint", "isPrintProduct", "printable", "requiresImage", "requiresPrintImage"):
+        if isinstance(product.get(name), bool):
+            return bool(product[name])
+    for name in ("kind", "type", "productKind", "productType"):
+        value = product.get(name)
+        if isinstance(value, str):
+            word = value.lower().replace("-", "_").replace(" ", "_")
+            if word in ("print", "print_product", "printed"):
+                return True
+            if word in ("non_print", "nonprint", "non_print_product", "accessory", "blank"):
+                return False
+    return None
+
+
+class Catalogue:
+    """An account's copy of the catalogue as the enqueue-time rules see it.
+
+    Built from the memo :mod:`worker.catalogue` keeps. A copy older than ``max_age`` seconds is
+    not consulted (a product may have changed since); an unreadable one neither.
+    """
+
+    def __init__(self, kinds: Mapping[str, bool], fetched_at: datetime | None = None) -> None:
+        self.kinds, self.fetched_at = dict(kinds), fetched_at
+
+    @classmethod
+    def from_memo(cls, memo: Memo | None, *, max_age: float, now: datetime | None = None) -> Catalogue:
+        """The usable copy in ``memo``; an empty catalogue (knows nothing) if there is none,
+        it is stale, or it cannot be read."""
+        try:
+            value = memo.get(CATALOGUE_MEMO) if memo is not None else None
+            if not value:
+                return cls({})
+            fetched_at = datetime.fromisoformat(str(value["fetched_at"]))
+            if fetched_at.tzinfo is None:
+                fetched_at = fetched_at.replace(tzinfo=UTC)
+            if ((now or datetime.now(UTC)) - fetched_at).total_seconds() > max_age:
+                return cls({})
+            products = value["products"]
+            kinds = {str(ref): bool(p["print"]) for ref, p in products.items() if isinstance(p, dict) and isinstance(p.get("print"), bool)}
+            return cls(kinds, fetched_at)
+        except Exception:  # an unreadable copy refuses nothing: the provider decides
+            return cls({})
+
+    def takes_image(self, product: str) -> bool | None:
+        return self.kinds.get(product)
+
+
 class DropshipAddress(_Open):
-    streetname: str = Field(min_length=1)
-    zipcode: str = Field(min_length=1)
-    city: str = Field(min_length=1)
-    countryCode: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    # Seed 000 lists the address's fields in its example only; Printeers decides what is missing.
+    pass
 
 
 class Orderline(_Open):
     productReference: ProductReference
     imageReference: ImageReference | None = None
-    quantity: int = Field(ge=1)
+    quantity: int
 
 
 class Order(_Open):
-    storeReference: StoreReference
+    storeReference: StoreReference | None = None
+    # Seed 000: "Every order has a shipping kind", and the table lists `dropship` and `combined`.
     shippingKind: Literal["dropship", "combined"]
     customIdentifier: str | None = None
     dropshipAddress: DropshipAddress | None = None
-    orderlines: list[Orderline] = Field(min_length=1)
+    orderlines: list[Orderline]
 
     @model_validator(mode="after")
     def _address(self) -> Order:
+        # Seed 000: "missing_address (dropship order without a destination address)".
         if self.shippingKind == "dropship" and self.dropshipAddress is None:
             raise PydanticCustomError("missing_address", "Dropship address is required for dropship orders")
         return self
@@ -84,20 +153,27 @@ class Order(_Open):
     @field_validator("orderlines")
     @classmethod
     def _images(cls, lines: list[Orderline], info: ValidationInfo) -> list[Orderline]:
-        settings = (info.context or {}).get("settings")
-        non_print = set(getattr(settings, "non_print_products", ()))
+        # Seed 000: "Print products require a print image" / "missing_image_reference (print
+        # product without an uploaded image)" / "Orderlines with non-print products (e.g. a
+        # screenprotector) must not have an image reference". Which products are which is the
+        # catalogue's to say: only a product it (or the override setting) knows is checked.
+        context = info.context or {}
+        catalogue: Catalogue = context.get("catalogue") or Catalogue({})
+        non_print = set(getattr(context.get("settings"), "non_print_products", ()))
         for index, line in enumerate(lines):
-            if line.productReference in non_print and line.imageReference is not None:
+            product = line.productReference
+            takes = False if product in non_print else catalogue.takes_image(product)
+            if takes is False and line.imageReference is not None:
                 raise PydanticCustomError(
                     "image_reference_not_allowed",
                     "orderline {index}: {product} is not a print product and must not have an image reference",
-                    {"index": index, "product": line.productReference},
+                    {"index": index, "product": product},
                 )
-            if line.productReference not in non_print and line.imageReference is None:
+            if takes is True and line.imageReference is None:
                 raise PydanticCustomError(
                     "missing_image_reference",
-                    "orderline {index}: a print product needs an uploaded image (imageReference)",
-                    {"index": index},
+                    "orderline {index}: {product} is a print product and needs an uploaded image (imageReference)",
+                    {"index": index, "product": product},
                 )
         return lines
 
@@ -121,6 +197,7 @@ class UploadImage(BaseModel):
             raise ValueError("no such file (give a readable local path or an http(s) URL)")
         with path.open("rb") as handle:
             head = handle.read(16)
+        # Seed 000: "Accepted formats are JPEG and PNG."
         if sniff(head) not in ("image/jpeg", "image/png"):
             raise PydanticCustomError("unsupported_image_format", "Printeers accepts JPEG and PNG images only (checked by content)")
         return source
@@ -128,22 +205,15 @@ class UploadImage(BaseModel):
 
 class CancelLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    index: int = Field(ge=1)
-    canceledQuantity: int = Field(ge=0, description="the desired total, not an amount to add")
+    index: int
+    # Seed 000: "canceledQuantity is the desired total canceled quantity of that line".
+    canceledQuantity: int = Field(description="the desired total, not an amount to add")
 
 
 class CancelOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
     order_reference: OrderReference
-    orderlines: list[CancelLine] = Field(min_length=1)
-
-    @field_validator("orderlines")
-    @classmethod
-    def _unique(cls, lines: list[CancelLine]) -> list[CancelLine]:
-        indexes = [line.index for line in lines]
-        if len(set(indexes)) != len(indexes):
-            raise ValueError("each orderline index may appear once")
-        return lines
+    orderlines: list[CancelLine]
 
 
 class TrackOrder(BaseModel):
@@ -163,6 +233,14 @@ class PrinteersAdapter(Adapter):
     idempotent = frozenset({"upload_image", "cancel_order", "track_order"})
     error_codes = frozenset({"missing_address", "missing_image_reference", "image_reference_not_allowed", "unsupported_image_format"})
     extra_buckets = {"upload_image": ("uploads",)}
+    has_catalogue = True
+
+    def rule_context(self, kind: str, settings: ProviderSettings, memo: Memo | None) -> dict[str, Any]:
+        context = super().rule_context(kind, settings, memo)
+        if kind == "submit_order":
+            max_age = getattr(settings, "catalogue_max_age", 0.0)
+            context["catalogue"] = Catalogue.from_memo(memo, max_age=max_age)
+        return context
 
     def normalize(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         if kind == "upload_image" and not is_url(payload["source"]):
@@ -241,6 +319,34 @@ class PrinteersAdapter(Adapter):
             },
             http_status=200,
         ).with_request(describe(request))
+
+    def fetch_catalogue(self, call: Call) -> Outcome:
+        """``GET /products`` (seed 000, "Browse the catalog"), every page: done with
+        ``{"products": {reference: {"name", "print"}}}`` where ``print`` may be ``None``
+        (the product does not say), else the Outcome of what went wrong."""
+        products: dict[str, dict[str, Any]] = {}
+        cursor: str | None = None
+        first: httpx.Request | None = None
+        for _ in range(MAX_CATALOGUE_PAGES):
+            request = self._request(call, "GET", "/products", params={"cursor": cursor} if cursor else None)
+            first = first or request
+            response = self._exchange(call, request, idempotent=True)
+            if isinstance(response, Outcome):
+                return response
+            body = json_body(response)
+            page = body.get("products") if isinstance(body, dict) else None
+            if not isinstance(page, list):
+                return unreadable(response, idempotent=True, expected="a list of products")
+            for product in page:
+                if isinstance(product, dict) and isinstance(product.get("reference"), str):
+                    products[product["reference"]] = {"name": product.get("name"), "print": takes_image(product)}
+            cursor = body.get("nextCursor") if isinstance(body, dict) else None
+            if not cursor or not isinstance(cursor, str):
+                break
+        else:
+            return Outcome.transient("catalogue_too_long", f"more than {MAX_CATALOGUE_PAGES} pages of products")
+        assert first is not None
+        return Outcome.done({"products": products}, http_status=200).with_request(describe(first))
 
     # -- plumbing ------------------------------------------------------------------------
 

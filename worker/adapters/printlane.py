@@ -69,7 +69,9 @@ def _iso(value: str) -> str:
 
 
 class Details(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Seed 004: "All properties are required. Use empty strings for empty values": the listed
+    # ones are filled with "" when missing; others pass through for Printlane to judge.
+    model_config = ConfigDict(extra="allow")
     address1: str = ""
     address2: str = ""
     city: str = ""
@@ -84,19 +86,23 @@ class Details(BaseModel):
 
 
 class LineItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Seed 004's line item table: ``id`` int, ``token`` string, ``quantity`` int, ``price`` double.
+    model_config = ConfigDict(extra="allow")
     id: StrictInt
-    token: str = Field(min_length=1)
-    quantity: StrictInt = Field(ge=1)
+    token: str
+    quantity: StrictInt
     price: float
 
 
 class Order(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
+    # Seed 004: orderId is "the Order ID used in your online store"; it is also a path segment.
     orderId: str = Field(min_length=1)
+    # Seed 004, 2022-08: "added required property domain" (defaulted from the settings).
     domain: str | None = None
     billingDetails: Details = Field(default_factory=Details)
     shippingDetails: Details = Field(default_factory=Details)
+    # Seed 004: "Dates are formatted in ISO-8601 format".
     created: str | None = None
     updated: str | None = None
     email: str = ""

@@ -25,7 +25,7 @@ import base64
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from config.settings import PrintnowSettings
 from worker.adapters.base import Adapter, Call, require
@@ -46,6 +46,7 @@ class PollPrintFile(BaseModel):
 
     @model_validator(mode="after")
     def _assets_need_an_item(self) -> PollPrintFile:
+        # Seed 003: assets exist only per item: ``GET /api/v2/order/{orderId}/assets/{itemId}``.
         if self.assets and self.item_id is None:
             raise ValueError("assets are downloaded per item: give item_id")
         return self
@@ -56,15 +57,17 @@ class UpdateStatus(BaseModel):
     order_id: OrderId
     item_id: OrderId | None = None
     shipped: bool | None = None
-    order_status: str | None = Field(default=None, min_length=1)
+    order_status: str | None = None
     comments: str | None = None
-    tracking_number: str | None = Field(default=None, min_length=1)
+    tracking_number: str | None = None
     user_initials: str | None = None
     notify_customer: bool | None = None
     notify_vendor: bool | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> UpdateStatus:
+        # Seed 003: two endpoints, "Mark … Shipped" (body: an optional tracking_number only)
+        # and "Update … Status" (order_status "Required: Yes", plus comments, notifications).
         if bool(self.shipped) == (self.order_status is not None):
             raise ValueError('give either "shipped": true or an "order_status"')
         if self.shipped and any(v is not None for v in (self.comments, self.user_initials, self.notify_customer, self.notify_vendor)):
