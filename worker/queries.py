@@ -6,11 +6,38 @@ import time
 
 from sqlalchemy import select
 
-from worker.errors import JobNotFound
+from worker.errors import AmbiguousJobId, JobNotFound
 from worker.jobview import JobInfo
 from worker.runtime import Runtime, get_runtime
 from worker.states import JobState
 from worker.store import Job
+
+#: The shortest prefix taken for a job id (tables show 8 characters), as git takes 4 of a hash.
+MIN_PREFIX = 4
+#: Candidates named when a prefix is ambiguous.
+SHOWN_CANDIDATES = 5
+
+
+def resolve_job_id(text: str, *, runtime: Runtime | None = None) -> str:
+    """The full id of the one job whose id is ``text`` or starts with it (like git's short
+    hashes). An unknown id raises :class:`JobNotFound`; a prefix shared by several jobs raises
+    :class:`AmbiguousJobId` naming them. The lookup is a range on the primary key."""
+    runtime = runtime or get_runtime()
+    wanted = text.strip().lower()
+    if len(wanted) < MIN_PREFIX:
+        raise JobNotFound(f"no job {text!r} (give the id, or at least {MIN_PREFIX} of its first characters)")
+    upper = wanted[:-1] + chr(ord(wanted[-1]) + 1)
+    query = select(Job.id).where(Job.id >= wanted, Job.id < upper).order_by(Job.id).limit(SHOWN_CANDIDATES + 1)
+    with runtime.store.transaction() as session:
+        found = list(session.execute(query).scalars())
+    if wanted in found:
+        return wanted
+    if not found:
+        raise JobNotFound(f"no job {text!r}")
+    if len(found) > 1:
+        names = ", ".join(found[:SHOWN_CANDIDATES]) + (", …" if len(found) > SHOWN_CANDIDATES else "")
+        raise AmbiguousJobId(f"{text!r} is the start of several jobs: {names}")
+    return found[0]
 
 
 def get_job(job_id: str, *, attempts: bool = True, runtime: Runtime | None = None) -> JobInfo:

@@ -52,7 +52,7 @@ def order(reference: str) -> dict[str, Any]:
 def test_retry_through_the_cli_continues_the_attempt_numbers(live: Runtime, sandbox: Sandbox) -> None:
     job = live.intake.enqueue("submit_order", "printeers", order("Image_aaaaaaaaaaaaaaaaaaaaaaaaaa"))
     assert finished(live, job.id).state == "failed"
-    done = cli(live, "jobs", "retry", job.id)
+    done = cli(live, "jobs", "retry", job.id, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"job_id": job.id, "action": "retry", "state": "queued"}
     again = until(live, job.id, lambda j: len(j.attempts or []) == 2 and j.finished)
@@ -62,6 +62,10 @@ def test_retry_through_the_cli_continues_the_attempt_numbers(live: Runtime, sand
     assert "retry by cli:" in shown.stdout
     refused = cli(live, "jobs", "retry", "no-such-job")
     assert refused.returncode == 2 and "job_not_found" in refused.stderr
+    # the 8 characters the tables show are enough, and the answer is a sentence
+    by_prefix = cli(live, "jobs", "retry", job.id[:8])
+    assert by_prefix.returncode == 0, by_prefix.stderr
+    assert by_prefix.stdout.strip() == f"retry: job {job.id} is now queued"
 
 
 def test_retry_through_the_celery_task(live: Runtime, sandbox: Sandbox, celery_app: Any) -> None:
@@ -90,7 +94,7 @@ def test_cancel_a_waiting_job_and_refuse_a_finished_one(live: Runtime, sandbox: 
     sandbox.fault(kind="status", status=503, retry_after=120, method="GET", path="/orders/Order_cccccccccccccccccccccccccc")
     job = live.intake.enqueue("track_order", "printeers", {"order_reference": "Order_cccccccccccccccccccccccccc"})
     until(live, job.id, lambda j: j.state == "waiting")
-    done = cli(live, "jobs", "cancel", job.id)
+    done = cli(live, "jobs", "cancel", job.id, "--json")
     assert done.returncode == 0 and json.loads(done.stdout)["state"] == "canceled"
     canceled = get_job(job.id, runtime=live)
     assert canceled.state == "canceled" and canceled.events and canceled.events[-1]["action"] == "cancel"
@@ -109,12 +113,25 @@ def test_retry_failed_with_filters_and_a_dry_run(live: Runtime, sandbox: Sandbox
     for job_id in failing:
         assert finished(live, job_id).state == "failed"
     counted = cli(
-        live, "jobs", "retry-failed", "--provider", "printeers", "--error-code", "unknown_image_reference", "--since", "10m", "--dry-run"
+        live,
+        "jobs",
+        "retry-failed",
+        "--provider",
+        "printeers",
+        "--error-code",
+        "unknown_image_reference",
+        "--since",
+        "10m",
+        "--dry-run",
+        "--json",
     )
     result = json.loads(counted.stdout)
     assert result["dry_run"] and set(failing) <= set(result["job_ids"])
+    table = cli(live, "jobs", "retry-failed", "--provider", "printeers", "--error-code", "unknown_image_reference", "--dry-run")
+    assert table.returncode == 0 and table.stdout.startswith(f"would retry {result['count']} failed job")
+    assert all(job_id[:8] in table.stdout for job_id in failing) and "unknown_image_reference" in table.stdout
     assert all(len(get_job(j, runtime=live).attempts or []) == 1 for j in failing)  # nothing ran
-    none = json.loads(cli(live, "jobs", "retry-failed", "--error-code", "no_such_code").stdout)
+    none = json.loads(cli(live, "jobs", "retry-failed", "--error-code", "no_such_code", "--json").stdout)
     assert none["count"] == 0
     celery_app.send_task(
         "printrelay.admin.retry_failed", kwargs={"provider": "printeers", "error_code": "unknown_image_reference", "since": "10m"}

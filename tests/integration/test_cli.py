@@ -91,7 +91,7 @@ def test_enqueue_and_show_print_the_contracts_json(live: Runtime, image_file: Pa
     listed = cli(live, "jobs", "list", "--json", "--kind", "upload_image", "--limit", "500")
     assert job["id"] in [j["id"] for j in json.loads(listed.stdout)]
     human = cli(live, "jobs", "list", "--state", "succeeded")
-    assert human.returncode == 0 and job["id"] in human.stdout
+    assert human.returncode == 0 and job["id"][:8] in human.stdout
     readable = cli(live, "jobs", "show", job["id"])
     assert readable.returncode == 0 and "attempts" in readable.stdout and "POST" in readable.stdout
 
@@ -138,7 +138,8 @@ def test_refusals_are_one_line_and_non_zero(live: Runtime, tmp_path: Path) -> No
 def test_an_uninitialised_database_says_what_to_do(live: Runtime, tmp_path: Path) -> None:
     settings = live.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'empty.db'}"})
     line = refused(cli(_with(live, settings), "jobs", "list"))
-    assert "printrelay db upgrade" in line
+    assert "printrelay db upgrade" in line and str(tmp_path / "empty.db") in line
+    assert not (tmp_path / "empty.db").exists()  # looking for it did not make it
     upgraded = cli(_with(live, settings), "db", "upgrade")
     assert upgraded.returncode == 0 and "up to date" in upgraded.stdout
     assert cli(_with(live, settings), "jobs", "list", "--json").stdout.strip() == "[]"
@@ -161,3 +162,50 @@ def test_limits_shows_the_shared_buckets(live: Runtime) -> None:
     human = cli(live, "limits", "--provider", "printeers")
     assert "uploads" in human.stdout and "5000/86400s" in human.stdout
     live.limiter.client.delete(live.limiter.key("printeers", "default", "default"))
+
+
+def test_a_command_run_from_an_empty_directory_leaves_no_file_and_says_where_it_looked(tmp_path: Path) -> None:
+    """The default database is relative to the working directory: elsewhere there is none,
+    and no command but ``db upgrade`` may make one."""
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRINTRELAY_")}
+    for args in (["jobs", "list"], ["jobs", "show", "7d7d2677"], ["limits", "--json"], ["catalogue", "show"]):
+        done = subprocess.run([sys.executable, "-m", "worker.cli", *args], cwd=empty, env=env, capture_output=True, text=True, timeout=60)
+        if args[0] == "limits":  # Redis only: no database involved
+            continue
+        line = refused(done)
+        assert f"{empty}/var/printrelay.db" in line and "working directory" in line and "PRINTRELAY_DATABASE_URL" in line
+    assert list(empty.iterdir()) == []
+
+
+def test_job_ids_by_prefix_and_ambiguous_prefixes_name_the_candidates(runtime: Runtime) -> None:
+    """Jobs recorded but not run (the runtime publishes nowhere), then given ids that share a prefix."""
+    live = runtime
+    from sqlalchemy import update
+
+    from worker.store import Job
+
+    track = {"order_reference": "Order_5jcavdegg8n9pvgxq887jq0zbc"}
+    first, second = (live.intake.enqueue("track_order", "printeers", track, idempotency_key=f"prefix-{n}-{os.getpid()}").id for n in (1, 2))
+    twins = ("feedbeef-0000-4000-8000-" + os.urandom(6).hex(), "feedbeef-0001-4000-8000-" + os.urandom(6).hex())
+    with live.store.transaction() as session:
+        for old, new in zip((first, second), twins, strict=True):
+            session.execute(update(Job).where(Job.id == old).values(id=new))
+    line = refused(cli(live, "jobs", "show", "feedbeef"))
+    assert "ambiguous_job_id" in line and twins[0] in line and twins[1] in line
+    shown = cli(live, "jobs", "show", twins[1][:13], "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == twins[1]
+    assert json.loads(cli(live, "jobs", "show", twins[0].upper()[:14], "--json").stdout)["id"] == twins[0]
+    assert "at least 4" in refused(cli(live, "jobs", "show", "fee"))
+
+
+def test_a_refused_payload_lists_every_problem(live: Runtime) -> None:
+    bad = {"order": {"shippingKind": "pigeon", "orderlines": [{"productReference": "Shop_x"}, {"quantity": "many"}]}}
+    done = cli(live, "enqueue", "submit_order", "-p", "printeers", "--payload", json.dumps(bad), "--json")
+    line = refused(done)
+    problems = json.loads(done.stdout)["error"]["problems"]
+    fields = [p["field"] for p in problems]
+    assert fields[0] == "order.shippingKind" and "order.orderlines[1].productReference" in fields and len(problems) >= 4
+    assert all(p["rule"] for p in problems)
+    assert "order.shippingKind" in line and "order.orderlines[0].productReference" in line and "more problems" in line

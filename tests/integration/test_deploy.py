@@ -152,3 +152,22 @@ def test_a_misspelt_setting_is_pointed_out(tmp_path: Path) -> None:
     )
     assert run.returncode == 0
     assert "PRINTRELAY_PRINTEERS__SECRETKEY is not a printrelay setting" in run.stderr
+
+
+def test_every_link_in_the_readme_and_docs_resolves_inside_the_repository() -> None:
+    """A clone carries its own reference: no link to a file outside it (``../shared/…``)."""
+    import re
+
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    checked = 0
+    for document in documents:
+        text = document.read_text()
+        targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text) + re.findall(r"`(\.\./[^`]+)`", text)
+        for target in targets:
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            resolved = (document.parent / target).resolve()
+            assert resolved.is_relative_to(ROOT), f"{document.name} links outside the repository: {target}"
+            assert resolved.exists(), f"{document.name} links to {target}, which is not in the repository"
+            checked += 1
+    assert checked >= 2

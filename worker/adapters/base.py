@@ -143,12 +143,10 @@ class Adapter:
 
     def _invalid(self, exc: ValidationError) -> InvalidPayload:
         errors = exc.errors(include_url=False, include_input=False)
+        problems = [(field_path(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in errors]
         first = errors[0]
         code = first["type"] if first["type"] in self.error_codes else None
-        rule = first["msg"].removeprefix("Value error, ")
-        if len(errors) > 1:
-            rule += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-        return InvalidPayload(field_path(first["loc"]), rule, code=code)
+        return InvalidPayload(*problems[0], code=code, more=problems[1:])
 
 
 def require(value: Any, setting: str) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from worker.cli._app import fail, main
+from worker.cli.tables import print_table
 
 
 @main.group()
@@ -20,23 +21,14 @@ def _print_catalogues(rows: list[Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([row.to_dict() for row in rows]))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold")
-    for column in ("provider", "account", "fetched at", "products", "print", "non-print", "note"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            row.provider,
-            row.account,
-            row.fetched_at or "never",
-            str(row.products),
-            str(row.print_products),
-            str(row.non_print_products),
-            row.note,
-        )
-    Console().print(table)
+    columns = ("provider", "account", "fetched at", "products", "print", "non-print", "note")
+    print_table(
+        columns,
+        (
+            (r.provider, r.account, r.fetched_at or "never", str(r.products), str(r.print_products), str(r.non_print_products), r.note)
+            for r in rows
+        ),
+    )
 
 
 @catalogue.command("show")

@@ -40,6 +40,7 @@ def enqueue(
 ) -> None:
     """Validate, record and queue one job (and the uploads of its --image files)."""
     import worker
+    from worker.errors import InvalidPayload
 
     if notify_queue and not notify_task:
         fail("invalid_payload: --notify-queue: needs --notify-task")
@@ -52,23 +53,28 @@ def enqueue(
         payload = json.loads(text)
     except ValueError as exc:
         fail(f"invalid_payload: payload: not valid JSON ({exc})")
-    if images:
-        from worker.flows import enqueue_with_images
-        from worker.runtime import get_runtime
+    try:
+        if images:
+            from worker.flows import enqueue_with_images
+            from worker.runtime import get_runtime
 
-        named = {}
-        for spec in images:
-            name, sep, path = spec.partition("=")
-            if not (sep and name and path):
-                fail(f"invalid_payload: --image: {spec!r} is not NAME=PATH")
-            named[name] = path if path.startswith(("http://", "https://")) else str(Path(path).resolve())
-        job, uploads = enqueue_with_images(
-            get_runtime().intake, kind, provider, payload, named, account=account, idempotency_key=idempotency_key, notify=notify
-        )
-        for name, upload in uploads.items():
-            click.echo(f"{name}: upload_image {upload.id}", err=True)
-    else:
-        job = worker.enqueue(kind, provider, payload, account=account, idempotency_key=idempotency_key, notify=notify)
+            named = {}
+            for spec in images:
+                name, sep, path = spec.partition("=")
+                if not (sep and name and path):
+                    fail(f"invalid_payload: --image: {spec!r} is not NAME=PATH")
+                named[name] = path if path.startswith(("http://", "https://")) else str(Path(path).resolve())
+            job, uploads = enqueue_with_images(
+                get_runtime().intake, kind, provider, payload, named, account=account, idempotency_key=idempotency_key, notify=notify
+            )
+            for name, upload in uploads.items():
+                click.echo(f"{name}: upload_image {upload.id}", err=True)
+        else:
+            job = worker.enqueue(kind, provider, payload, account=account, idempotency_key=idempotency_key, notify=notify)
+    except InvalidPayload as exc:
+        if as_json:  # every problem, for a program to read; the one-line reason still goes to stderr
+            click.echo(json.dumps({"error": exc.to_dict()}))
+        raise
     if as_json:
         click.echo(json.dumps(job.to_dict()))
     else:

@@ -7,6 +7,7 @@ import json
 import click
 
 from worker.cli._app import main
+from worker.cli.tables import print_table
 
 
 @main.command()
@@ -25,20 +26,19 @@ def limits(providers: tuple[str, ...], account: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([row.__dict__ for row in rows]))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold")
-    for column in ("provider", "account", "bucket", "quota", "tokens free", "frozen for", "source"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            row.provider,
-            row.account,
-            row.name,
-            f"{row.count}/{row.seconds:g}s",
-            f"{row.available:.1f}",
-            f"{row.frozen_for:.1f}s" if row.frozen_for else "",
-            "learned from the provider" if row.learned else "settings",
-        )
-    Console().print(table)
+    columns = ("provider", "account", "bucket", "quota", "tokens free", "frozen for", "source")
+    print_table(
+        columns,
+        (
+            (
+                row.provider,
+                row.account,
+                row.name,
+                f"{row.count}/{row.seconds:g}s",
+                f"{row.available:.1f}",
+                f"{row.frozen_for:.1f}s" if row.frozen_for else "",
+                "learned from the provider" if row.learned else "settings",
+            )
+            for row in rows
+        ),
+    )

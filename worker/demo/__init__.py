@@ -105,12 +105,13 @@ def _demo(*, keep_serving: bool) -> int:
         scenario = Scenario(runtime, sandbox.root, credentials, INPUTS)
         failed = _watch(runtime, scenario)
 
-        console.print(f"\nartifacts (print files, checked and hashed): {Path(runtime.settings.artifact_dir).resolve()}")
-        console.print(f"Flower: http://127.0.0.1:{flower_port}  user [bold]demo[/], password [bold]{flower_password}[/]")
-        console.print("look closer, with the same settings in your shell:")
-        console.print(f"  export PRINTRELAY_REDIS_URL={redis_url}")
-        console.print(f"  export PRINTRELAY_DATABASE_URL={runtime.settings.database_url}")
-        console.print("  printrelay jobs list        printrelay jobs show JOB_ID        printrelay limits")
+        for line in closing_lines(
+            runtime,
+            scenario,
+            flower=f"http://127.0.0.1:{flower_port}  user demo, password {flower_password}" if keep_serving and not failed else None,
+            redis_url=redis_url if keep_serving and not failed else None,
+        ):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         if keep_serving and not failed:
             console.print("\nstill serving (worker, beat, Flower, sandbox). Ctrl-C stops it all.")
             try:
@@ -119,6 +120,49 @@ def _demo(*, keep_serving: bool) -> int:
             except KeyboardInterrupt:
                 console.print("stopping…")
         return 1 if failed else 0
+
+
+def printrelay_command() -> str:
+    """How to run printrelay from where the user stands: ``printrelay`` when that is the one on
+    PATH, else this environment's script, relative to the working directory when inside it."""
+    import shutil
+
+    script = Path(sys.executable).parent / "printrelay"
+    found = shutil.which("printrelay")
+    if found and Path(found).resolve() == script.resolve():
+        return "printrelay"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def closing_lines(runtime: Runtime, scenario: Scenario, *, flower: str | None, redis_url: str | None) -> list[str]:
+    """What is still there when the demo ends, and commands that work exactly as printed
+    (``$ `` lines, in this shell and directory). Flower and Redis only while they run."""
+    from worker.store.engine import sqlite_file
+
+    command = printrelay_command()
+    database = sqlite_file(runtime.settings.database_url)
+    example = next((p.job_id for p in scenario.jobs if p.provider == "printeers" and "order" in p.label), None)
+    lines = ["", "what is still here:"]
+    lines.append(f"  the job store: {database.resolve() if database else runtime.store.engine.url.render_as_string(hide_password=True)}")
+    lines.append(f"  artifacts (print files, checked and hashed): {Path(runtime.settings.artifact_dir).resolve()}")
+    lines.append(f"  logs: {VAR.resolve()}/demo-*.log")
+    if flower:
+        lines.append(f"  Flower: {flower}")
+    lines.append("look closer, from this directory:")
+    if redis_url:
+        lines.append(f"  $ export PRINTRELAY_REDIS_URL={redis_url}")
+    lines.append(f"  $ {command} jobs list")
+    if example:
+        lines.append(f"  $ {command} jobs show {example[:8]}")
+    lines.append(f"  $ {command} jobs list --state failed --json")
+    if redis_url:
+        lines.append(f"  $ {command} limits")
+    if command != "printrelay":
+        lines.append(f"(`source {Path(command).parent}/activate` puts printrelay on your PATH)")
+    return lines
 
 
 def demo_environment(redis_url: str, sandbox: str, credentials: dict[str, str], flower_password: str, flower_port: int) -> dict[str, str]:
@@ -190,6 +234,8 @@ def _watch(runtime: Runtime, scenario: Scenario) -> int:
             if done or time.monotonic() - started > TIMEOUT:
                 break
             time.sleep(0.25)
+    if not console.is_terminal:  # rich leaves the last frame's line open on a pipe
+        console.file.write("\n")
     for refusal in scenario.refusals:
         console.print(f"refused before anything was stored: {refusal}")
     if errors:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
+from worker.cli.tables import fitted_table
 from worker.demo.scenario import Planned
 from worker.jobview import JobInfo
 from worker.queries import get_job
@@ -52,14 +53,14 @@ def progress(jobs: Sequence[tuple[Planned, JobInfo]], elapsed: float) -> Table:
 
 def outcomes(jobs: Sequence[tuple[Planned, JobInfo]]) -> Table:
     """Every job: how it ended (against what the scenario expected), its attempts, its waits."""
-    table = Table(title="how every job ended", header_style="bold", show_lines=False)
-    for column in ("provider", "job", "kind", "state", "attempts", "waited", "result or error", "id"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for planned, job in jobs:
         ok = job.state == planned.expected
         state = f"[{COLOURS.get(job.state, 'white')}]{job.state}[/]" + ("" if ok else f" [red](expected {planned.expected})[/]")
-        table.add_row(planned.provider, planned.label, job.kind, state, attempts(job), waited(job), detail(job), job.id[:8])
-    return table
+        rows.append((planned.provider, planned.label, job.kind, state, attempts(job), waited(job), detail(job), job.id[:8]))
+    # cut with an ellipsis, never wrapped mid-word (`jobs show ID --json` has it all)
+    columns = ("provider", "job", "kind", "state", "attempts", "waited", "result or error", "id")
+    return fitted_table(columns, rows, title="how every job ended", keep=("provider", "kind", "state", "waited", "id"))
 
 
 def attempts(job: JobInfo) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -31,19 +31,49 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from worker.errors import DatabaseMissing
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_LOCK_WAIT = 30.0
 _process_locks: dict[str, threading.Lock] = {}
 _process_locks_guard = threading.Lock()
 
 
-def make_engine(url: str) -> Engine:
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (``None`` for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def missing_database_message(url: str) -> str:
+    """Where printrelay looked for a SQLite database that is not there, and what to do."""
+    path = sqlite_file(url) or Path(url)
+    where = f"{path.resolve()}" + ("" if path.is_absolute() else f" (relative to the working directory {Path.cwd()})")
+    return (
+        f"no printrelay database at {where}; PRINTRELAY_DATABASE_URL is {url!r}. "
+        "Point PRINTRELAY_DATABASE_URL (or a .env file here) at your database, "
+        "or create a new one there with `printrelay db upgrade`"
+    )
+
+
+def make_engine(url: str, *, may_create: Callable[[], bool] = lambda: True) -> Engine:
+    """An engine for ``url``. A SQLite file is created only while ``may_create()`` is true:
+    otherwise its first connection raises :class:`~worker.errors.DatabaseMissing`."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 0.002, "check_same_thread": False})
+    path = sqlite_file(url)
+
+    @event.listens_for(engine, "do_connect")
+    def _only_where_asked(dialect: Any, record: Any, cargs: Any, cparams: Any) -> None:
+        if path is None or path.exists():
+            return
+        if not may_create():
+            raise DatabaseMissing(missing_database_message(url))
+        path.parent.mkdir(parents=True, exist_ok=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -87,9 +117,12 @@ class Store:
     """One database: its engine and a session factory. Sessions never expire loaded rows on
     commit, so values read in a transaction stay usable after it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = False) -> None:
+        """``create``: make a missing SQLite file on first use. Without it (the default) only
+        :meth:`upgrade` creates one; anything else finds no database and says where it looked."""
         self.url = url
-        self.engine = make_engine(url)
+        self._create = create
+        self.engine = make_engine(url, may_create=lambda: self._create)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._writer: AbstractContextManager[Any] = nullcontext()
         if self.engine.dialect.name == "sqlite":
@@ -103,6 +136,8 @@ class Store:
             yield session
 
     def upgrade(self) -> None:
+        """Create or migrate the tables (and, for SQLite, the file)."""
+        self._create = True
         upgrade(self.engine)
 
     def is_initialised(self) -> bool:
