@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from worker import transitions
 from worker.errors import JobNotFound, PrintrelayError
 from worker.notify import REARM
 from worker.runtime import Runtime
@@ -74,11 +75,16 @@ class Admin:
     def cancel(self, job_id: str, *, actor: str) -> Done:
         now = self.runtime.runner.clock()
         with self.runtime.store.transaction() as session:
-            moved = session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.state.in_([s.value for s in CANCELABLE]))
-                .values(state=JobState.CANCELED.value, next_attempt_at=None, updated_at=now)
-            ).rowcount  # type: ignore[attr-defined]
+            moved = transitions.moved(
+                transitions.move(
+                    session,
+                    "cancel",
+                    Job.id == job_id,
+                    to=JobState.CANCELED,
+                    sources=CANCELABLE,
+                    values={"next_attempt_at": None, "updated_at": now},
+                )
+            )
             if moved:
                 session.add(JobEvent(job_id=job_id, action="cancel", actor=actor, at=now))
                 canceled = True
@@ -145,7 +151,6 @@ class Admin:
         deadline = policy_for(job.kind, self.runtime.settings, defaults).deadline
         now = self.runtime.runner.clock()
         values: dict[str, Any] = {
-            "state": JobState.QUEUED.value,
             "error_code": None,
             "error_message": None,
             "next_attempt_at": None,
@@ -160,9 +165,9 @@ class Admin:
         if clear_result:
             values["result"] = None
         with self.runtime.store.transaction() as session:
-            moved = session.execute(
-                update(Job).where(Job.id == job_id, Job.state.in_([s.value for s in allowed])).values(**values)
-            ).rowcount  # type: ignore[attr-defined]
+            moved = transitions.moved(
+                transitions.move(session, action, Job.id == job_id, to=JobState.QUEUED, sources=allowed, values=values)
+            )
             if not moved:
                 names = ", ".join(s.value for s in allowed)
                 raise NotAllowed(f"job {job_id} is {job.state}: {action} takes a job that is {names}")

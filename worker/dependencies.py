@@ -29,9 +29,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
+from worker import transitions
 from worker.errors import InvalidPayload
 from worker.notify import REARM
 from worker.states import JobState
@@ -170,24 +171,29 @@ def settle(store: Store, publisher: Publisher, job_ids: Sequence[str]) -> int:
     and so does one that failed with ``dependency_failed`` (its dependency was retried)."""
     now = utcnow()
     waiting_on_us = (Job.state == JobState.BLOCKED.value) | ((Job.state == JobState.FAILED.value) & (Job.error_code == DEPENDENCY_FAILED))
-    moved = []
+    moved: list[Any] = []
     failed: list[str] = []
     with store.transaction() as session:
         for job_id in job_ids:
             state, message = verdict(links_of(session, job_id))
             if state is JobState.FAILED:
-                failed += session.execute(
-                    update(Job)
-                    .where(Job.id == job_id, Job.state == JobState.BLOCKED.value)
-                    .values(state=state.value, error_code=DEPENDENCY_FAILED, error_message=message, updated_at=now)
-                    .returning(Job.id)
+                failed += transitions.move(
+                    session,
+                    "block_fail",
+                    Job.id == job_id,
+                    to=JobState.FAILED,
+                    values={"error_code": DEPENDENCY_FAILED, "error_message": message, "updated_at": now},
+                    returning=(Job.id,),
                 ).scalars()
             elif state is JobState.QUEUED:
-                row = session.execute(
-                    update(Job)
-                    .where(Job.id == job_id, waiting_on_us)
-                    .values(state=state.value, error_code=None, error_message=None, queued_at=now, updated_at=now, **REARM)
-                    .returning(Job.id, Job.kind, Job.provider)
+                row = transitions.move(
+                    session,
+                    "release",
+                    Job.id == job_id,
+                    waiting_on_us,
+                    to=JobState.QUEUED,
+                    values={"error_code": None, "error_message": None, "queued_at": now, "updated_at": now, **REARM},
+                    returning=(Job.id, Job.kind, Job.provider),
                 ).first()
                 if row is not None:
                     moved.append(row)

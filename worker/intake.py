@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from config.settings import Settings
-from worker import dependencies
+from worker import dependencies, transitions
 from worker import notify as notifications
 from worker.adapters.base import Adapter
 from worker.errors import InvalidPayload, UnknownAccount, UnknownProvider, UnsupportedKind
@@ -175,19 +175,21 @@ class Intake:
                     tail.append(row.id)
             skipped = (
                 list(
-                    session.execute(
-                        # still waiting: one that a worker claimed meanwhile runs, and is followed
-                        update(Job)
-                        .where(Job.id.in_(tail), Job.state == JobState.WAITING.value)
-                        .values(
-                            state=JobState.SKIPPED.value,
-                            result={"skipped": f"unnecessary: {by} on the same order was enqueued after it"},
-                            next_attempt_at=None,
-                            error_code=None,
-                            error_message=None,
-                            updated_at=self.clock(),
-                        )
-                        .returning(Job.id)
+                    # still waiting: one that a worker claimed meanwhile runs, and is followed
+                    transitions.move(
+                        session,
+                        "supersede",
+                        Job.id.in_(tail),
+                        to=JobState.SKIPPED,
+                        sources={JobState.WAITING},
+                        values={
+                            "result": {"skipped": f"unnecessary: {by} on the same order was enqueued after it"},
+                            "next_attempt_at": None,
+                            "error_code": None,
+                            "error_message": None,
+                            "updated_at": self.clock(),
+                        },
+                        returning=(Job.id,),
                     ).scalars()
                 )
                 if tail

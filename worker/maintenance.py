@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from worker import dependencies
+from worker import dependencies, transitions
 from worker.outcome import Outcome
 from worker.runtime import Runtime
 from worker.states import JobState, OutcomeKind
@@ -37,10 +37,12 @@ def dispatch_due(runtime: Runtime, limit: int = BATCH) -> int:
         ).all()
         if not due:
             return 0
-        session.execute(
-            update(Job)
-            .where(Job.id.in_([row.id for row in due]), Job.state == JobState.WAITING.value)
-            .values(state=JobState.QUEUED.value, queued_at=now, next_attempt_at=None, updated_at=now)
+        transitions.move(
+            session,
+            "dispatch",
+            Job.id.in_([row.id for row in due]),
+            to=JobState.QUEUED,
+            values={"queued_at": now, "next_attempt_at": None, "updated_at": now},
         )
     _publish_all(runtime, due)
     return len(due)

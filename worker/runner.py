@@ -21,15 +21,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import redis
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from worker import dependencies
+from worker import dependencies, transitions
 from worker.adapters.base import Adapter, Call
 from worker.errors import NotConfigured
 from worker.metrics import Counters
@@ -123,24 +123,19 @@ class Runner:
     def claim(self, job_id: str) -> Claim:
         now = self.clock()
         token = str(uuid.uuid4())
-        statement = (
-            update(Job)
-            .where(
-                Job.id == job_id,
-                Job.state.in_([s.value for s in CLAIMABLE]),
-                or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= now),
-            )
-            .values(
-                state=JobState.RUNNING.value,
-                lease_token=token,
-                lease_expires_at=now + timedelta(seconds=self.settings.lease_seconds),
-                attempt_count=Job.attempt_count + 1,
-                updated_at=now,
-            )
-            .returning(Job)
-        )
+        values = {
+            "lease_token": token,
+            "lease_expires_at": now + timedelta(seconds=self.settings.lease_seconds),
+            "attempt_count": Job.attempt_count + 1,
+            "updated_at": now,
+        }
+        due = or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= now)
         with self.store.transaction() as session:
-            job = session.execute(statement).scalars().first()
+            job = (
+                transitions.move(session, "claim", Job.id == job_id, due, to=JobState.RUNNING, values=values, returning=(Job,))
+                .scalars()
+                .first()
+            )
             if job is not None:
                 return Claim(ClaimResult.CLAIMED, job=job, token=token)
             current = session.get(Job, job_id)
@@ -231,17 +226,14 @@ class Runner:
         if job.deadline_at is not None and when > job.deadline_at:
             state = JobState.FAILED
             values.update(
-                state=state.value,
                 error_code="deadline_exceeded",
                 error_message=f"no rate-limit slot before the deadline (next in {wait:.0f} s)",
             )
         else:
             state = JobState.WAITING
-            values.update(state=state.value, next_attempt_at=when, slot_reserved=reserved)
+            values.update(next_attempt_at=when, slot_reserved=reserved)
         with self.store.transaction() as session:
-            session.execute(
-                update(Job).where(Job.id == job.id, Job.state == JobState.RUNNING.value, Job.lease_token == token).values(**values)
-            )
+            transitions.move(session, "hand_back", Job.id == job.id, Job.lease_token == token, to=state, values=values)
         if state is JobState.WAITING and wait <= self.settings.countdown_max:
             self._publish(job, countdown=wait)
         log.info("job %s waits %.2f s for a rate-limit slot%s", job.id, wait, " (reserved)" if reserved else "")
@@ -282,20 +274,26 @@ class Runner:
             can_reconcile=adapter is not None and job.kind in adapter.reconcilable,
         )
         with self.store.transaction() as session:
-            result = session.execute(
-                update(Job)
-                .where(Job.id == job.id, Job.state == JobState.RUNNING.value, Job.lease_token == token)
-                .values(**_job_values(decision, job, finished))
+            result = transitions.move(
+                session,
+                "record",
+                Job.id == job.id,
+                Job.lease_token == token,
+                to=decision.state,
+                values=_job_values(decision, job, finished),
             )
-            moved = cast(CursorResult[Any], result).rowcount
+            moved = transitions.moved(result)
             if moved:
                 session.add(_attempt(job.id, job.attempt_count, outcome, started, finished))
                 if decision.state is JobState.WAITING:
                     # an operator canceled it while this attempt ran: it stops here
-                    session.execute(
-                        update(Job)
-                        .where(Job.id == job.id, Job.cancel_requested.is_(True))
-                        .values(state=JobState.CANCELED.value, next_attempt_at=None, cancel_requested=False)
+                    transitions.move(
+                        session,
+                        "stop_canceled",
+                        Job.id == job.id,
+                        Job.cancel_requested.is_(True),
+                        to=JobState.CANCELED,
+                        values={"next_attempt_at": None, "cancel_requested": False},
                     )
                 if decision.state is JobState.SUCCEEDED and adapter is not None and job.sequence_key:
                     self._skip_superseded(session, job, adapter.supersedes.get(job.kind, ()), finished)
@@ -332,22 +330,20 @@ class Runner:
         """Unfinished jobs that this one made unnecessary (updates of an order just deleted)."""
         if not kinds:
             return
-        session.execute(
-            update(Job)
-            .where(
-                Job.provider == job.provider,
-                Job.account == job.account,
-                Job.sequence_key == job.sequence_key,
-                Job.kind.in_(kinds),
-                Job.state.in_([JobState.QUEUED.value, JobState.WAITING.value, JobState.BLOCKED.value]),
-            )
-            .values(
-                state=JobState.SKIPPED.value,
-                result={"skipped": f"unnecessary after {job.kind} job {job.id} succeeded"},
-                error_code=None,
-                error_message=None,
-                updated_at=now,
-            )
+        transitions.move(
+            session,
+            "supersede",
+            Job.provider == job.provider,
+            Job.account == job.account,
+            Job.sequence_key == job.sequence_key,
+            Job.kind.in_(kinds),
+            to=JobState.SKIPPED,
+            values={
+                "result": {"skipped": f"unnecessary after {job.kind} job {job.id} succeeded"},
+                "error_code": None,
+                "error_message": None,
+                "updated_at": now,
+            },
         )
 
     def _record_late(self, session: Session, job: Job, outcome: Outcome, started: datetime, finished: datetime) -> None:
@@ -402,7 +398,6 @@ class Runner:
 
 def _job_values(decision: Decision, job: Job, now: datetime) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "state": decision.state.value,
         "lease_token": None,
         "lease_expires_at": None,
         "next_attempt_at": decision.next_attempt_at,

@@ -7,9 +7,12 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.conftest import RecordingPublisher, Sandbox
 from worker import maintenance
@@ -187,7 +190,11 @@ def test_sequence_keys_default_to_the_provider_order() -> None:
     assert ADAPTERS["printeers"].sequence_key("submit_order", {"order": {}}) is None
 
 
-CANCEL = {"order_reference": "Order_5jcavdegg8n9pvgxq887jq0zbc", "orderlines": [{"index": 1, "canceledQuantity": 1}]}
+@pytest.fixture
+def cancel() -> dict[str, Any]:
+    """A cancel of an order of the test's own: jobs other tests left on a shared order
+    reference would otherwise hold this test's first job back."""
+    return {"order_reference": f"Order_{uuid.uuid4().hex[:26]}", "orderlines": [{"index": 1, "canceledQuantity": 1}]}
 
 
 def end(runtime: Runtime, job_id: str, state: str) -> None:
@@ -199,30 +206,36 @@ def end(runtime: Runtime, job_id: str, state: str) -> None:
     runtime.runner.release_dependents(job_id)
 
 
-def test_a_refused_call_does_not_hold_up_the_next_one_on_the_order(runtime: Runtime, publisher: RecordingPublisher) -> None:
-    first = runtime.intake.enqueue("cancel_order", "printeers", CANCEL)
-    second = runtime.intake.enqueue("cancel_order", "printeers", CANCEL)
+def test_a_refused_call_does_not_hold_up_the_next_one_on_the_order(
+    cancel: dict[str, Any], runtime: Runtime, publisher: RecordingPublisher
+) -> None:
+    first = runtime.intake.enqueue("cancel_order", "printeers", cancel)
+    second = runtime.intake.enqueue("cancel_order", "printeers", cancel)
     assert (first.state, second.state) == ("queued", "blocked")
     end(runtime, first.id, "failed")
     assert get_job(second.id, runtime=runtime).state == "queued"
     assert publisher.published[-1][0] == second.id
 
 
-def test_a_call_under_review_holds_the_order_until_an_operator_decides(runtime: Runtime, publisher: RecordingPublisher) -> None:
-    first = runtime.intake.enqueue("cancel_order", "printeers", CANCEL)
-    second = runtime.intake.enqueue("cancel_order", "printeers", CANCEL)
+def test_a_call_under_review_holds_the_order_until_an_operator_decides(
+    cancel: dict[str, Any], runtime: Runtime, publisher: RecordingPublisher
+) -> None:
+    first = runtime.intake.enqueue("cancel_order", "printeers", cancel)
+    second = runtime.intake.enqueue("cancel_order", "printeers", cancel)
     end(runtime, first.id, "needs_review")
     assert get_job(second.id, runtime=runtime).state == "blocked"
-    third = runtime.intake.enqueue("cancel_order", "printeers", CANCEL)
+    third = runtime.intake.enqueue("cancel_order", "printeers", cancel)
     assert third.state == "blocked"  # queued behind the second, which waits for the review
     Admin(runtime).cancel(first.id, actor="operator")
     assert get_job(second.id, runtime=runtime).state == "queued"
     assert get_job(third.id, runtime=runtime).state == "blocked"
 
 
-def test_beat_settles_a_job_whose_dependency_ended_unnoticed(runtime: Runtime, publisher: RecordingPublisher) -> None:
-    first = runtime.intake.enqueue("cancel_order", "printeers", CANCEL)
-    second = runtime.intake.enqueue("cancel_order", "printeers", CANCEL)
+def test_beat_settles_a_job_whose_dependency_ended_unnoticed(
+    cancel: dict[str, Any], runtime: Runtime, publisher: RecordingPublisher
+) -> None:
+    first = runtime.intake.enqueue("cancel_order", "printeers", cancel)
+    second = runtime.intake.enqueue("cancel_order", "printeers", cancel)
     with runtime.store.transaction() as session:  # ended without releasing: the enqueue race
         job = session.get(Job, first.id)
         assert job is not None
