@@ -1,13 +1,15 @@
-"""Built-in knowledge of each provider: live base URL, published rate-limit buckets.
+"""Built-in knowledge of each provider, as its adapter module declares it (the registry).
 
-These are defaults only; every value can be overridden with ``PRINTRELAY_<PROVIDER>__…``.
-Where a provider publishes nothing (see ../shared/PROVIDERS.md, "Unknown"), the bucket is
-deliberately conservative: a slow push is recoverable, a ban is not.
+Kept for the names the rest of printrelay and its users know: ``PROVIDERS[name]`` has the
+provider's live base URL and its rate-limit buckets; ``PRINT_PROVIDERS`` lists the print
+providers (not printrelay's own webhook). Both read :mod:`worker.adapters.registry` when used.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -20,36 +22,28 @@ class ProviderDefaults:
     rate_limits: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
-#: Conservative bucket for providers that publish no limit: 5 requests a second, sustained.
-UNPUBLISHED_LIMIT: dict[str, tuple[int, float]] = {"default": (300, 60.0)}
+class _Defaults(Mapping[str, ProviderDefaults]):
+    def _all(self) -> dict[str, ProviderDefaults]:
+        from worker.adapters.registry import providers
 
-PROVIDERS: dict[str, ProviderDefaults] = {
-    "printeers": ProviderDefaults(
-        name="printeers",
-        base_url="https://api.printeers.com/v2",
-        rate_limits={
-            "default": (3000, 60.0),
-            "uploads": (5000, 86400.0),
-            "downloads": (100000, 86400.0),
-        },
-    ),
-    "printapi": ProviderDefaults(name="printapi", base_url="https://live.printapi.nl/v2", rate_limits=dict(UNPUBLISHED_LIMIT)),
-    "idealfactory": ProviderDefaults(
-        # Ideal Factory publishes no host: it must be configured (PRINTRELAY_IDEALFACTORY__BASE_URL).
-        name="idealfactory",
-        base_url="https://oms.idealfactory.invalid",
-        rate_limits=dict(UNPUBLISHED_LIMIT),
-    ),
-    "printnow": ProviderDefaults(name="printnow", base_url="https://api.printnow.com/api/v2", rate_limits=dict(UNPUBLISHED_LIMIT)),
-    "printlane": ProviderDefaults(
-        # Printlane asks integrations to spread pushes out: one a second.
-        name="printlane",
-        base_url="https://api.printlane.com/2023-10",
-        rate_limits={"default": (60, 60.0)},
-    ),
-    # Not a print provider: printrelay's own notifications to producers' URLs (worker/notify.py).
-    # One bucket for all receivers; a receiver's 429 or 503 + Retry-After is honoured per job.
-    "webhook": ProviderDefaults(name="webhook", base_url="", rate_limits={"default": (6000, 60.0)}),
-}
-#: The print providers, for where "a provider" means one of the five (not printrelay's own webhook).
-PRINT_PROVIDERS = tuple(name for name in PROVIDERS if name != "webhook")
+        return {name: ProviderDefaults(name, p.base_url, dict(p.rate_limits)) for name, p in providers().items()}
+
+    def __getitem__(self, name: str) -> ProviderDefaults:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+PROVIDERS: Mapping[str, ProviderDefaults] = _Defaults()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PRINT_PROVIDERS":
+        from worker.adapters.registry import print_providers
+
+        return print_providers()
+    raise AttributeError(f"module 'config.providers' has no attribute {name!r}")

@@ -16,122 +16,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Self, get_args, get_origin
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, create_model
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from config.providers import PROVIDERS
+from config.provider_settings import ProviderSettings, RateLimit, RateLimits, parse_rate_limits
 
-
-class RateLimit(BaseModel):
-    """One bucket: ``count`` requests per ``seconds``, refilled continuously."""
-
-    count: int = Field(gt=0)
-    seconds: float = Field(gt=0)
-
-    def __str__(self) -> str:
-        return f"{self.count}/{self.seconds:g}"
-
-
-def parse_rate_limits(value: Any) -> Any:
-    """Parse ``name=COUNT/SECONDS,…`` (the contract's form); dicts pass through for code callers."""
-    if not isinstance(value, str):
-        return value
-    limits: dict[str, dict[str, float]] = {}
-    for part in filter(None, (p.strip() for p in value.split(","))):
-        name, sep, rate = part.partition("=")
-        count, slash, seconds = rate.partition("/")
-        if not (sep and slash and name.strip()):
-            raise ValueError(f"rate limit {part!r} is not of the form name=COUNT/SECONDS")
-        try:
-            limits[name.strip()] = {"count": int(count), "seconds": float(seconds)}
-        except ValueError:
-            raise ValueError(f"rate limit {part!r}: COUNT must be an integer and SECONDS a number") from None
-    return limits
-
-
-RateLimits = Annotated[dict[str, RateLimit], NoDecode, BeforeValidator(parse_rate_limits)]
-
-
-class ProviderSettings(BaseModel):
-    """What every provider has: where it lives, how fast it may be called, how long to wait for it."""
-
-    base_url: str = ""
-    rate_limits: RateLimits | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    accounts: dict[str, dict[str, Any]] = Field(default_factory=dict)
-
-    def for_account(self, account: str) -> Self:
-        """The settings one account sees: its own overrides over the provider's top level."""
-        if account == "default":
-            return self
-        try:
-            overrides = self.accounts[account.lower()]
-        except KeyError:
-            raise KeyError(account) from None
-        return self.model_validate({**self.model_dump(exclude={"accounts"}), **overrides})
-
-    def has_account(self, account: str) -> bool:
-        return account == "default" or account.lower() in self.accounts
-
-
-class PrinteersSettings(ProviderSettings):
-    base_url: str = PROVIDERS["printeers"].base_url
-    secret_key: SecretStr | None = None
-    #: Product references that take no print image (e.g. screen protectors), over what the
-    #: account's copy of the catalogue says: an override for shops that want one.
-    non_print_products: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    #: A copy of the catalogue older than this (seconds) is not consulted at enqueue (it is
-    #: refreshed daily; a copy this old means refreshing has failed for days).
-    catalogue_max_age: float = Field(default=3 * 86400.0, gt=0)
-
-    @field_validator("non_print_products", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
-
-
-class PrintapiSettings(ProviderSettings):
-    base_url: str = PROVIDERS["printapi"].base_url
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-
-
-class IdealfactorySettings(ProviderSettings):
-    base_url: str = PROVIDERS["idealfactory"].base_url
-    token: SecretStr | None = None
-    store_id: str | None = None
-
-
-class PrintnowSettings(ProviderSettings):
-    base_url: str = PROVIDERS["printnow"].base_url
-    token: SecretStr | None = None
-    key: SecretStr | None = None
-
-
-class PrintlaneSettings(ProviderSettings):
-    base_url: str = PROVIDERS["printlane"].base_url
-    store_id: str | None = None
-    api_key: SecretStr | None = None
-    api_secret: SecretStr | None = None
-    domain: str | None = None
-    #: Pushes must eventually get a 2xx (seed 004): transient failures retry this long (seconds).
-    push_deadline: float = Field(default=7 * 86400.0, gt=0)
-
-
-class WebhookSettings(ProviderSettings):
-    """Notifications to a producer's URL (``notify={"url": …}``): every POST is signed.
-
-    The receiver checks ``signature_header``: ``sha256=`` and the hex HMAC-SHA256 of the raw body
-    under ``secret``. Without a secret, an enqueue asking for a URL notification is refused.
-    """
-
-    secret: SecretStr | None = None
-    signature_header: str = "X-Printrelay-Signature"
-    connect_timeout: float = 5.0
-    read_timeout: float = 15.0
+__all__ = ["FlowerSettings", "ProviderSettings", "RateLimit", "RateLimits", "RetryPolicy", "Settings", "get_settings", "parse_rate_limits"]
 
 
 class FlowerSettings(BaseModel):
@@ -154,8 +46,9 @@ class RetryPolicy(BaseModel):
     poll_interval: float | None = Field(default=None, gt=0)
 
 
-class Settings(BaseSettings):
-    """Everything printrelay reads from its environment."""
+class SettingsBase(BaseSettings):
+    """Everything printrelay reads from its environment but the providers' own settings, which
+    :class:`Settings` adds: one field per registered provider (``PRINTRELAY_<NAME>__…``)."""
 
     model_config = SettingsConfigDict(
         env_prefix="PRINTRELAY_",
@@ -168,13 +61,6 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = "sqlite:///./var/printrelay.db"
     artifact_dir: Path = Path("./var/artifacts")
-
-    printeers: PrinteersSettings = Field(default_factory=PrinteersSettings)
-    printapi: PrintapiSettings = Field(default_factory=PrintapiSettings)
-    idealfactory: IdealfactorySettings = Field(default_factory=IdealfactorySettings)
-    printnow: PrintnowSettings = Field(default_factory=PrintnowSettings)
-    printlane: PrintlaneSettings = Field(default_factory=PrintlaneSettings)
-    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
 
     flower: FlowerSettings = Field(default_factory=FlowerSettings)
 
@@ -199,14 +85,35 @@ class Settings(BaseSettings):
         configured = self.provider(provider).rate_limits
         if configured is not None:
             return {name: (limit.count, limit.seconds) for name, limit in configured.items()}
-        defaults = PROVIDERS.get(provider)
-        return dict(defaults.rate_limits) if defaults else {"default": (300, 60.0)}
+        from worker.adapters.registry import providers
+
+        known = providers().get(provider)
+        return dict(known.rate_limits) if known else dict(UNPUBLISHED_LIMIT)
 
     def provider(self, name: str) -> ProviderSettings:
+        """One provider's settings (its model is the provider's own: see its adapter module)."""
         settings = getattr(self, name, None)
         if not isinstance(settings, ProviderSettings):
             raise KeyError(name)
         return settings
+
+
+#: A conservative bucket for a provider that publishes no limit: 5 requests a second, sustained.
+UNPUBLISHED_LIMIT: dict[str, tuple[int, float]] = {"default": (300, 60.0)}
+
+
+def _settings_class() -> type[SettingsBase]:
+    """``SettingsBase`` plus one field per registered provider, typed by its settings model."""
+    from worker.adapters.registry import providers
+
+    fields: dict[str, Any] = {name: (p.settings, Field(default_factory=p.settings)) for name, p in providers().items()}
+    return create_model("Settings", __base__=SettingsBase, __module__=__name__, __doc__=SettingsBase.__doc__, **fields)
+
+
+if TYPE_CHECKING:
+    Settings = SettingsBase
+else:
+    Settings = _settings_class()
 
 
 _lock = threading.Lock()

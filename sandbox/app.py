@@ -1,6 +1,7 @@
 """The sandbox server: the providers under their prefixes, and the ``/_sandbox`` control panel.
 
-Control panel (JSON):
+Every registered provider with a sandbox stand-in (``SandboxSpec``, declared in its adapter
+module) is mounted under its prefix, with its control-panel routes. Control panel (JSON):
 
 - ``GET /_sandbox/health``
 - ``POST /_sandbox/reset`` — forget every provider's state, knobs and the request log
@@ -25,6 +26,7 @@ Control panel (JSON):
 
 from __future__ import annotations
 
+import importlib
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -36,43 +38,48 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from sandbox.faults import Faulty, Knobs, RequestLog
-from sandbox.idealfactory import IdealfactoryState, create_idealfactory
-from sandbox.idealfactory import summary as idealfactory_summary
-from sandbox.printapi import PrintapiState, create_printapi
-from sandbox.printapi import summary as printapi_summary
-from sandbox.printeers import PrinteersState, create_printeers, org_summary
-from sandbox.printlane import PrintlaneState, create_printlane
-from sandbox.printlane import summary as printlane_summary
-from sandbox.printnow import PrintnowState, create_printnow
+from worker.adapters.registry import SandboxSpec, providers
 
-#: Where each provider lives on the sandbox, relative to its root URL.
-PREFIXES = {
-    "printeers": "/printeers/v2",
-    "printapi": "/printapi/v2",
-    "idealfactory": "/idealfactory",
-    "printnow": "/printnow/api/v2",
-    "printlane": "/printlane/2023-10",
-}
+
+def _load(spec: str) -> Any:
+    """``"module:name"`` -> the object (a provider's sandbox app factory, state class, controls)."""
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _sandboxed() -> dict[str, SandboxSpec]:
+    """Every registered provider that has a sandbox stand-in, by name."""
+    return {name: p.sandbox for name, p in providers().items() if p.sandbox is not None}
+
+
+def prefixes() -> dict[str, str]:
+    """Where each provider lives on the sandbox, relative to its root URL."""
+    return {name: spec.prefix for name, spec in _sandboxed().items()}
 
 
 @dataclass
 class SandboxState:
-    knobs: dict[str, Knobs] = field(default_factory=lambda: {p: Knobs() for p in PREFIXES})
+    """The knobs and the state of each provider's stand-in (``providers[name]``)."""
+
+    knobs: dict[str, Knobs] = field(default_factory=lambda: {p: Knobs() for p in _sandboxed()})
     log: RequestLog = field(default_factory=RequestLog)
-    printeers: PrinteersState = field(default_factory=PrinteersState)
-    printapi: PrintapiState = field(default_factory=PrintapiState)
-    idealfactory: IdealfactoryState = field(default_factory=IdealfactoryState)
-    printnow: PrintnowState = field(default_factory=PrintnowState)
-    printlane: PrintlaneState = field(default_factory=PrintlaneState)
+    providers: dict[str, Any] = field(default_factory=lambda: {name: _load(spec.state)() for name, spec in _sandboxed().items()})
 
     def reset(self) -> None:
         fresh = SandboxState()
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(fresh, name))
 
+    def __getattr__(self, name: str) -> Any:
+        # ``state.printeers``: one provider's state (for the control panel and tests)
+        providers = self.__dict__.get("providers", {})
+        if name in providers:
+            return providers[name]
+        raise AttributeError(name)
+
 
 def base_urls(root: str) -> dict[str, str]:
-    return {provider: root.rstrip("/") + prefix for provider, prefix in PREFIXES.items()}
+    return {provider: root.rstrip("/") + prefix for provider, prefix in prefixes().items()}
 
 
 def png(width: int = 8, height: int = 8, seed: int = 0) -> bytes:
@@ -120,47 +127,6 @@ def create_app(given: SandboxState | None = None) -> Starlette:
         entries = [e for e in state.log.entries if provider is None or e["provider"] == provider]
         return JSONResponse({"requests": entries})
 
-    async def printeers_config(request: Request) -> Response:
-        state.printeers.configure(await request.json())
-        return JSONResponse({"ok": True, "throttled_total": state.printeers.throttled_total()})
-
-    async def printeers_org(request: Request) -> Response:
-        key = request.headers.get("x-printeers-secret-key", "")
-        return JSONResponse(org_summary(state.printeers, key))
-
-    async def printapi_config(request: Request) -> Response:
-        state.printapi.configure(await request.json())
-        return JSONResponse({"ok": True})
-
-    async def printapi_client(request: Request) -> Response:
-        return JSONResponse(printapi_summary(state.printapi, request.path_params["client_id"]))
-
-    async def idealfactory_config(request: Request) -> Response:
-        state.idealfactory.configure(await request.json())
-        return JSONResponse({"ok": True})
-
-    async def idealfactory_client(request: Request) -> Response:
-        token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        return JSONResponse(idealfactory_summary(state.idealfactory, token))
-
-    async def printnow_config(request: Request) -> Response:
-        state.printnow.configure(await request.json())
-        return JSONResponse({"ok": True})
-
-    async def printnow_orders(request: Request) -> Response:
-        if request.method == "POST":
-            body = await request.json() if await request.body() else {}
-            return JSONResponse(state.printnow.create(int(body.get("items", 2))), status_code=201)
-        order = state.printnow.orders.get(int(request.query_params.get("id", "0")))
-        return JSONResponse(order["order"] if order else None)
-
-    async def printlane_stores(request: Request) -> Response:
-        state.printlane.register(await request.json())
-        return JSONResponse({"ok": True})
-
-    async def printlane_store(request: Request) -> Response:
-        return JSONResponse(printlane_summary(state.printlane, request.path_params["store_id"]))
-
     async def files(request: Request) -> Response:
         name = request.path_params["name"]
         if name not in FILES:
@@ -173,16 +139,6 @@ def create_app(given: SandboxState | None = None) -> Starlette:
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/knobs/{provider}", knobs, methods=["GET", "POST"]),
         Route("/_sandbox/requests", requests_log),
-        Route("/_sandbox/printeers/config", printeers_config, methods=["POST"]),
-        Route("/_sandbox/printeers/org", printeers_org),
-        Route("/_sandbox/printapi/config", printapi_config, methods=["POST"]),
-        Route("/_sandbox/printapi/clients/{client_id}", printapi_client),
-        Route("/_sandbox/idealfactory/config", idealfactory_config, methods=["POST"]),
-        Route("/_sandbox/idealfactory/client", idealfactory_client),
-        Route("/_sandbox/printnow/config", printnow_config, methods=["POST"]),
-        Route("/_sandbox/printnow/orders", printnow_orders, methods=["GET", "POST"]),
-        Route("/_sandbox/printlane/stores", printlane_stores, methods=["POST"]),
-        Route("/_sandbox/printlane/stores/{store_id}", printlane_store),
         Route("/_sandbox/files/{name}", files),
     ]
 
@@ -201,20 +157,18 @@ def create_app(given: SandboxState | None = None) -> Starlette:
         """The provider's app for the current state object (rebuilt after a reset)."""
 
         def current() -> Starlette:
-            provider_state = getattr(state, provider)
+            provider_state = state.providers[provider]
             if provider not in built or built[provider][0] != id(provider_state):
                 built[provider] = (id(provider_state), factory(provider_state))
             return built[provider][1]
 
         return current
 
-    mounts = [
-        Mount(PREFIXES["printeers"], app=Dynamic("printeers", provider_app("printeers", create_printeers))),
-        Mount(PREFIXES["printapi"], app=Dynamic("printapi", provider_app("printapi", create_printapi))),
-        Mount(PREFIXES["idealfactory"], app=Dynamic("idealfactory", provider_app("idealfactory", create_idealfactory))),
-        Mount(PREFIXES["printnow"], app=Dynamic("printnow", provider_app("printnow", create_printnow))),
-        Mount(PREFIXES["printlane"], app=Dynamic("printlane", provider_app("printlane", create_printlane))),
-    ]
+    mounts = []
+    for name, spec in _sandboxed().items():
+        mounts.append(Mount(spec.prefix, app=Dynamic(name, provider_app(name, _load(spec.app)))))
+        if spec.controls:
+            admin.extend(_load(spec.controls)(lambda name=name: state.providers[name]))
     app = Starlette(routes=[*admin, *mounts])
     app.state.sandbox = state
     return app

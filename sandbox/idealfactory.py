@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -187,3 +188,17 @@ def create_idealfactory(state: IdealfactoryState) -> Starlette:
 
 def summary(state: IdealfactoryState, token: str) -> dict[str, Any]:
     return {"requests": state.requests.get(token, []), "orders": state.orders}
+
+
+def controls(current: Callable[[], IdealfactoryState]) -> list[Route]:
+    """``/_sandbox/idealfactory/config`` and ``/_sandbox/idealfactory/client`` (with the bearer token)."""
+
+    async def config(request: Request) -> Response:
+        current().configure(await request.json())
+        return JSONResponse({"ok": True})
+
+    async def client(request: Request) -> Response:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return JSONResponse(summary(current(), token))
+
+    return [Route("/_sandbox/idealfactory/config", config, methods=["POST"]), Route("/_sandbox/idealfactory/client", client)]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -208,3 +209,16 @@ def summary(state: PrintapiState, client: str) -> dict[str, Any]:
         "oauth_calls": state.oauth_calls,
         "orders": {oid: _public(o) for oid, o in state.orders.get(client, {}).items()},
     }
+
+
+def controls(current: Callable[[], PrintapiState]) -> list[Route]:
+    """``/_sandbox/printapi/config`` and ``/_sandbox/printapi/clients/{client_id}``."""
+
+    async def config(request: Request) -> Response:
+        current().configure(await request.json())
+        return JSONResponse({"ok": True})
+
+    async def client(request: Request) -> Response:
+        return JSONResponse(summary(current(), request.path_params["client_id"]))
+
+    return [Route("/_sandbox/printapi/config", config, methods=["POST"]), Route("/_sandbox/printapi/clients/{client_id}", client)]

@@ -309,3 +309,17 @@ def org_summary(state: PrinteersState, key: str) -> dict[str, Any]:
         "orders": {ref: _public(state, org, ref) for ref in org.orders},
         "throttled": org.throttled,
     }
+
+
+def controls(current: Callable[[], PrinteersState]) -> list[Route]:
+    """``/_sandbox/printeers/config`` (limits, order steps, revoked keys, upstream stores) and
+    ``/_sandbox/printeers/org`` (with the key header: that organisation's orders and counters)."""
+
+    async def config(request: Request) -> Response:
+        current().configure(await request.json())
+        return JSONResponse({"ok": True, "throttled_total": current().throttled_total()})
+
+    async def org(request: Request) -> Response:
+        return JSONResponse(org_summary(current(), request.headers.get("x-printeers-secret-key", "")))
+
+    return [Route("/_sandbox/printeers/config", config, methods=["POST"]), Route("/_sandbox/printeers/org", org)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -166,3 +167,16 @@ def summary(state: PrintlaneState, store: str) -> dict[str, Any]:
         "orders": {k[2]: v for k, v in state.orders.items() if k[0] == store},
         "received": [r for r in state.received if r["store"] == store],
     }
+
+
+def controls(current: Callable[[], PrintlaneState]) -> list[Route]:
+    """``POST /_sandbox/printlane/stores`` registers a store; ``GET …/stores/{store_id}`` shows it."""
+
+    async def stores(request: Request) -> Response:
+        current().register(await request.json())
+        return JSONResponse({"ok": True})
+
+    async def store(request: Request) -> Response:
+        return JSONResponse(summary(current(), request.path_params["store_id"]))
+
+    return [Route("/_sandbox/printlane/stores", stores, methods=["POST"]), Route("/_sandbox/printlane/stores/{store_id}", store)]

@@ -23,7 +23,7 @@ import io
 import math
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,3 +234,24 @@ def _apply(order: dict[str, Any], item: dict[str, Any] | None, status: str, trac
         order["shipped_on"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if tracking and tracking not in order["tracking_numbers"]:
         order["tracking_numbers"].append(tracking)
+
+
+def controls(current: Callable[[], PrintnowState]) -> list[Route]:
+    """``/_sandbox/printnow/config``; ``POST /_sandbox/printnow/orders`` makes an order,
+    ``GET …?id=`` shows one as the sandbox holds it."""
+
+    async def config(request: Request) -> Response:
+        current().configure(await request.json())
+        return JSONResponse({"ok": True})
+
+    async def orders(request: Request) -> Response:
+        if request.method == "POST":
+            body = await request.json() if await request.body() else {}
+            return JSONResponse(current().create(int(body.get("items", 2))), status_code=201)
+        order = current().orders.get(int(request.query_params.get("id", "0")))
+        return JSONResponse(order["order"] if order else None)
+
+    return [
+        Route("/_sandbox/printnow/config", config, methods=["POST"]),
+        Route("/_sandbox/printnow/orders", orders, methods=["GET", "POST"]),
+    ]

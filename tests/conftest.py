@@ -18,7 +18,9 @@ os.environ.setdefault("PRINTRELAY_REDIS_URL", "redis://127.0.0.1:1/0")
 
 from config.celery import celery_config
 from config.settings import Settings
+from sandbox.app import prefixes
 from tests import services
+from worker.adapters.registry import providers
 from worker.runtime import Runtime, reset_runtime
 from worker.store import Store
 
@@ -90,47 +92,24 @@ def secret_key() -> str:
 
 
 @pytest.fixture
-def client_id() -> str:
-    """A Print API client of this test's own: the sandbox keeps one account per client id."""
-    return f"client-{uuid.uuid4().hex[:12]}"
+def client_id(make_settings: Any) -> str:
+    """This test's Print API client (the sandbox keeps one account per client id)."""
+    return str(make_settings().printapi.client_id)
 
 
 @pytest.fixture
-def make_settings(database_url: str, sandbox_url: str, secret_key: str, client_id: str, tmp_path: Path) -> Any:
+def make_settings(database_url: str, sandbox_url: str, secret_key: str, tmp_path: Path) -> Any:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "redis_url": "redis://127.0.0.1:1/0",
             "database_url": database_url,
             "artifact_dir": tmp_path / "artifacts",
-            "printeers": {"base_url": f"{sandbox_url}/printeers/v2", "secret_key": secret_key, "read_timeout": 5.0},
-            "printapi": {
-                "base_url": f"{sandbox_url}/printapi/v2",
-                "client_id": client_id,
-                "client_secret": "cs_test_secret",
-                "read_timeout": 5.0,
-            },
-            "idealfactory": {
-                "base_url": f"{sandbox_url}/idealfactory",
-                "token": f"if_{secret_key}",
-                "store_id": "store-1",
-                "read_timeout": 5.0,
-            },
-            "printlane": {
-                "base_url": f"{sandbox_url}/printlane/2023-10",
-                "store_id": f"store-{secret_key[-12:]}",
-                "api_key": "pl-key-123",
-                "api_secret": "pl-secret-456",
-                "domain": "shop.example",
-                "read_timeout": 5.0,
-            },
-            "printnow": {
-                "base_url": f"{sandbox_url}/printnow/api/v2",
-                "token": f"pn_{secret_key}",
-                "key": "pn-key-123",
-                "read_timeout": 5.0,
-            },
             "countdown_max": 30.0,
         }
+        # every provider at the sandbox, with credentials of this test's own (tagged by its key)
+        for name, provider in providers().items():
+            if provider.sandbox is not None:
+                values[name] = {**provider.sandbox.settings(f"{sandbox_url}{provider.sandbox.prefix}", secret_key), "read_timeout": 5.0}
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(values.get(key), dict):
                 values[key] = {**values[key], **value}
@@ -253,7 +232,7 @@ class Sandbox:
 def sandbox(sandbox_url: str, secret_key: str) -> Iterator[Sandbox]:
     handle = Sandbox(sandbox_url, secret_key)
     yield handle
-    for provider in ("printeers", "printapi", "idealfactory", "printnow", "printlane"):
+    for provider in prefixes():
         handle.http.post(f"/_sandbox/knobs/{provider}", json={"latency": 0, "error_rate": 0, "outage_until": 0, "clear_faults": True})
     handle.http.post("/_sandbox/printnow/config", json={"merge_seconds": 2, "retry_after_scale": 1, "no_shipped_status": False})
     handle.http.post("/_sandbox/printapi/config", json={"download_delay": 2, "ship_delay": 5, "fail_downloads": False, "token_ttl": 14399})

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from worker.errors import (
     InvalidPayload,
@@ -22,9 +22,29 @@ from worker.errors import (
     UnknownProvider,
     UnsupportedKind,
 )
-from worker.jobview import AttemptInfo, JobInfo
-from worker.queries import get_job, list_jobs, wait_for
 from worker.states import JobState, OutcomeKind
+
+if TYPE_CHECKING:
+    from worker.jobview import AttemptInfo, JobInfo
+    from worker.queries import get_job, list_jobs, wait_for
+
+#: Names imported when first used: importing ``worker`` (or ``worker.adapters``) stays cheap and
+#: does not pull in the database, Celery or the settings.
+_LAZY = {
+    "AttemptInfo": "worker.jobview",
+    "JobInfo": "worker.jobview",
+    "get_job": "worker.queries",
+    "list_jobs": "worker.queries",
+    "wait_for": "worker.queries",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'worker' has no attribute {name!r}")
 
 
 def enqueue(

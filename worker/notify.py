@@ -81,7 +81,7 @@ def check(notify: Any, settings: Settings) -> dict[str, Any] | None:
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         raise InvalidPayload(field_path(("notify", *first["loc"])), first["msg"].removeprefix("Value error, ")) from None
-    if request.url is not None and settings.webhook.secret is None:
+    if request.url is not None and getattr(settings.provider("webhook"), "secret", None) is None:
         raise InvalidPayload("notify.url", "needs PRINTRELAY_WEBHOOK__SECRET: printrelay signs every notification it POSTs")
     return request.model_dump(exclude_none=True)
 

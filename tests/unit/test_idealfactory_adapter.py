@@ -11,10 +11,10 @@ import httpx
 import pytest
 import respx
 
-from config.settings import IdealfactorySettings, Settings
+from config.settings import Settings
 from tests.fakes import DictMemo
 from worker.adapters.base import Call
-from worker.adapters.idealfactory import IdealfactoryAdapter
+from worker.adapters.idealfactory import IdealfactoryAdapter, IdealfactorySettings
 from worker.errors import InvalidPayload
 from worker.states import OutcomeKind
 

@@ -11,10 +11,10 @@ import httpx
 import pytest
 import respx
 
-from config.settings import PrintapiSettings, Settings
+from config.settings import Settings
 from tests.fakes import DictMemo
 from worker.adapters.base import Call
-from worker.adapters.printapi import PrintapiAdapter
+from worker.adapters.printapi import PrintapiAdapter, PrintapiSettings
 from worker.errors import InvalidPayload
 from worker.redact import Redactor
 from worker.states import OutcomeKind

@@ -11,10 +11,10 @@ import httpx
 import pytest
 import respx
 
-from config.settings import PrinteersSettings, Settings
+from config.settings import Settings
 from tests.fakes import DictMemo
 from worker.adapters.base import Call
-from worker.adapters.printeers import CATALOGUE_MEMO, PrinteersAdapter, takes_image
+from worker.adapters.printeers import CATALOGUE_MEMO, PrinteersAdapter, PrinteersSettings, takes_image
 from worker.errors import InvalidPayload
 from worker.states import OutcomeKind
 

@@ -9,10 +9,10 @@ import httpx
 import pytest
 import respx
 
-from config.settings import PrintlaneSettings, Settings
+from config.settings import Settings
 from tests.fakes import DictMemo
 from worker.adapters.base import Call
-from worker.adapters.printlane import PrintlaneAdapter, signature
+from worker.adapters.printlane import PrintlaneAdapter, PrintlaneSettings, signature
 from worker.errors import InvalidPayload
 from worker.states import OutcomeKind
 

@@ -14,10 +14,10 @@ import httpx
 import pytest
 import respx
 
-from config.settings import PrintnowSettings, Settings
+from config.settings import Settings
 from tests.fakes import DictMemo
 from worker.adapters.base import Call
-from worker.adapters.printnow import PrintnowAdapter
+from worker.adapters.printnow import PrintnowAdapter, PrintnowSettings
 from worker.errors import InvalidPayload
 from worker.states import OutcomeKind
 

@@ -8,11 +8,11 @@ import httpx
 import pytest
 import respx
 
-from config.settings import Settings, WebhookSettings
+from config.settings import Settings
 from tests.fakes import DictMemo
 from worker import notify
 from worker.adapters.base import Call
-from worker.adapters.webhook import WebhookAdapter, sign
+from worker.adapters.webhook import WebhookAdapter, WebhookSettings, sign
 from worker.errors import InvalidPayload
 from worker.states import OutcomeKind
 

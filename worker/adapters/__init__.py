@@ -1,16 +1,35 @@
-"""The provider adapters, by provider name (and printrelay's own webhook, for notifications)."""
+"""The provider adapters, by provider name (and printrelay's own webhook, for notifications).
+
+``ADAPTERS`` reads the registry (:mod:`worker.adapters.registry`) when first used, so importing
+this package does not import every provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
 
 from worker.adapters.base import Adapter, Call, Memo
-from worker.adapters.idealfactory import IdealfactoryAdapter
-from worker.adapters.printapi import PrintapiAdapter
-from worker.adapters.printeers import PrinteersAdapter
-from worker.adapters.printlane import PrintlaneAdapter
-from worker.adapters.printnow import PrintnowAdapter
-from worker.adapters.webhook import WebhookAdapter
 
-ADAPTERS: dict[str, Adapter] = {
-    adapter.name: adapter
-    for adapter in (PrinteersAdapter(), PrintapiAdapter(), IdealfactoryAdapter(), PrintnowAdapter(), PrintlaneAdapter(), WebhookAdapter())
-}
+
+class _Adapters(Mapping[str, Adapter]):
+    """Provider name -> adapter, for every registered provider."""
+
+    def __getitem__(self, name: str) -> Adapter:
+        from worker.adapters.registry import providers
+
+        return providers()[name].adapter
+
+    def __iter__(self) -> Iterator[str]:
+        from worker.adapters.registry import providers
+
+        return iter(providers())
+
+    def __len__(self) -> int:
+        from worker.adapters.registry import providers
+
+        return len(providers())
+
+
+ADAPTERS: Mapping[str, Adapter] = _Adapters()
 
 __all__ = ["ADAPTERS", "Adapter", "Call", "Memo"]

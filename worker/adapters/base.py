@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Protocol
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from config.settings import ProviderSettings
+from config.provider_settings import ProviderSettings
 from worker.errors import InvalidPayload, NotConfigured
 from worker.outcome import Outcome
 

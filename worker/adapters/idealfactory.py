@@ -21,13 +21,24 @@ from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-from config.settings import IdealfactorySettings
+from config.provider_settings import ProviderSettings
 from worker.adapters.base import Adapter, Call, require
+from worker.adapters.registry import Provider, SandboxSpec
 from worker.artifacts import download
 from worker.http import classify_status, describe, error_message, json_body, send, unreadable
 from worker.outcome import Outcome
+
+#: The live API base URL (PRINTRELAY_IDEALFACTORY__BASE_URL overrides it).
+# Ideal Factory publishes no host: it must be configured (PRINTRELAY_IDEALFACTORY__BASE_URL).
+LIVE_URL = "https://oms.idealfactory.invalid"
+
+
+class IdealfactorySettings(ProviderSettings):
+    base_url: str = LIVE_URL
+    token: SecretStr | None = None
+    store_id: str | None = None
 
 
 class _Open(BaseModel):
@@ -234,3 +245,21 @@ class IdealfactoryAdapter(Adapter):
 
 def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:100]
+
+
+PROVIDER = Provider(
+    name="idealfactory",
+    adapter=IdealfactoryAdapter(),
+    settings=IdealfactorySettings,
+    base_url=LIVE_URL,
+    # Unpublished (PROVIDERS.md): a conservative 5 requests a second, sustained.
+    rate_limits={"default": (300, 60.0)},
+    sandbox=SandboxSpec(
+        prefix="/idealfactory",
+        app="sandbox.idealfactory:create_idealfactory",
+        state="sandbox.idealfactory:IdealfactoryState",
+        settings=lambda base_url, tag: {"base_url": base_url, "token": f"if_{tag}", "store_id": "store-1"},
+        controls="sandbox.idealfactory:controls",
+    ),
+    order=30,
+)

@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from config.settings import PrintapiSettings
+from config.provider_settings import ProviderSettings
 from worker.adapters.base import Adapter, Call, require
+from worker.adapters.registry import Provider, SandboxSpec
 from worker.http import classify_status, describe, error_message, json_body, send, unreadable
 from worker.outcome import Outcome
 from worker.redact import register_secret
@@ -38,6 +39,16 @@ from worker.sources import read_source, sniff
 
 ACCEPTED, FAILED = "Accepted", "DownloadFailed"
 REFRESH_MARGIN = 60.0
+
+
+#: The live API base URL (PRINTRELAY_PRINTAPI__BASE_URL overrides it).
+LIVE_URL = "https://live.printapi.nl/v2"
+
+
+class PrintapiSettings(ProviderSettings):
+    base_url: str = LIVE_URL
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
 
 
 class _Open(BaseModel):
@@ -315,3 +326,21 @@ def _order_result(order: dict[str, Any]) -> dict[str, Any]:
 
 def _upload_result(payload: dict[str, Any], status: str) -> dict[str, Any]:
     return {"order_id": payload["order_id"], "item_id": payload["item_id"], "file": payload["file"], "status": status}
+
+
+PROVIDER = Provider(
+    name="printapi",
+    adapter=PrintapiAdapter(),
+    settings=PrintapiSettings,
+    base_url=LIVE_URL,
+    # Unpublished (PROVIDERS.md): a conservative 5 requests a second, sustained.
+    rate_limits={"default": (300, 60.0)},
+    sandbox=SandboxSpec(
+        prefix="/printapi/v2",
+        app="sandbox.printapi:create_printapi",
+        state="sandbox.printapi:PrintapiState",
+        settings=lambda base_url, tag: {"base_url": base_url, "client_id": f"client-{tag[-12:]}", "client_secret": "cs_test_secret"},
+        controls="sandbox.printapi:controls",
+    ),
+    order=20,
+)

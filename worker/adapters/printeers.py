@@ -33,11 +33,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import httpx
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+from pydantic_settings import NoDecode
 
-from config.settings import PrinteersSettings, ProviderSettings
+from config.provider_settings import ProviderSettings
 from worker.adapters.base import STAND_IN, Adapter, Call, Memo, require
+from worker.adapters.registry import Provider, SandboxSpec
 from worker.http import classify_status, describe, json_body, send, unreadable
 from worker.outcome import Outcome
 from worker.sources import is_url, read_source, sniff
@@ -46,6 +48,26 @@ from worker.sources import is_url, read_source, sniff
 CATALOGUE_MEMO = "catalogue"
 #: Pages of ``GET /products`` followed at most (a runaway cursor must not loop forever).
 MAX_CATALOGUE_PAGES = 200
+
+
+#: The live API base URL (PRINTRELAY_PRINTEERS__BASE_URL overrides it).
+LIVE_URL = "https://api.printeers.com/v2"
+
+
+class PrinteersSettings(ProviderSettings):
+    base_url: str = LIVE_URL
+    secret_key: SecretStr | None = None
+    #: Product references that take no print image (e.g. screen protectors), over what the
+    #: account's copy of the catalogue says: an override for shops that want one.
+    non_print_products: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: A copy of the catalogue older than this (seconds) is not consulted at enqueue (it is
+    #: refreshed daily; a copy this old means refreshing has failed for days).
+    catalogue_max_age: float = Field(default=3 * 86400.0, gt=0)
+
+    @field_validator("non_print_products", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
 
 
 def _reference(prefix: str) -> Callable[[str], str]:
@@ -410,3 +432,21 @@ def _shipment_references(order: dict[str, Any]) -> list[str]:
             refs.append(ref)
     refs.extend(r for r in order.get("shipmentReferences") or [] if isinstance(r, str))
     return list(dict.fromkeys(refs))
+
+
+PROVIDER = Provider(
+    name="printeers",
+    adapter=PrinteersAdapter(),
+    settings=PrinteersSettings,
+    base_url=LIVE_URL,
+    # PROVIDERS.md: per organisation, refilled continuously; an upload takes from default and uploads.
+    rate_limits={"default": (3000, 60.0), "uploads": (5000, 86400.0), "downloads": (100000, 86400.0)},
+    sandbox=SandboxSpec(
+        prefix="/printeers/v2",
+        app="sandbox.printeers:create_printeers",
+        state="sandbox.printeers:PrinteersState",
+        settings=lambda base_url, tag: {"base_url": base_url, "secret_key": tag},
+        controls="sandbox.printeers:controls",
+    ),
+    order=10,
+)

@@ -32,10 +32,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt, ValidationInfo, field_validator, model_validator
 
-from config.settings import PrintlaneSettings, ProviderSettings
+from config.provider_settings import ProviderSettings
 from worker.adapters.base import Adapter, Call, require
+from worker.adapters.registry import Provider, SandboxSpec
 from worker.http import classify_status, describe, error_message, send
 from worker.outcome import Outcome
 
@@ -53,6 +54,20 @@ DETAIL_FIELDS = (
     "zip",
 )
 EMPTY_ALLOWED = ("email", "firstName", "lastName", "status")
+
+
+#: The live API base URL (PRINTRELAY_PRINTLANE__BASE_URL overrides it).
+LIVE_URL = "https://api.printlane.com/2023-10"
+
+
+class PrintlaneSettings(ProviderSettings):
+    base_url: str = LIVE_URL
+    store_id: str | None = None
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    domain: str | None = None
+    #: Pushes must eventually get a 2xx (seed 004): transient failures retry this long (seconds).
+    push_deadline: float = Field(default=7 * 86400.0, gt=0)
 
 
 def signature(secret: str, store_id: str, order_id: str) -> str:
@@ -226,3 +241,27 @@ class PrintlaneAdapter(Adapter):
             status, f"http_{status}"
         )
         return Outcome.permanent(code, error_message(response), http_status=status).with_request(describe(request))
+
+
+PROVIDER = Provider(
+    name="printlane",
+    adapter=PrintlaneAdapter(),
+    settings=PrintlaneSettings,
+    base_url=LIVE_URL,
+    # Printlane asks integrations to spread pushes out: one a second.
+    rate_limits={"default": (60, 60.0)},
+    sandbox=SandboxSpec(
+        prefix="/printlane/2023-10",
+        app="sandbox.printlane:create_printlane",
+        state="sandbox.printlane:PrintlaneState",
+        settings=lambda base_url, tag: {
+            "base_url": base_url,
+            "store_id": f"store-{tag[-12:]}",
+            "api_key": "pl-key-123",
+            "api_secret": "pl-secret-456",
+            "domain": "shop.example",
+        },
+        controls="sandbox.printlane:controls",
+    ),
+    order=50,
+)

@@ -25,10 +25,11 @@ import base64
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
-from config.settings import PrintnowSettings
+from config.provider_settings import ProviderSettings
 from worker.adapters.base import Adapter, Call, require
+from worker.adapters.registry import Provider, SandboxSpec
 from worker.artifacts import download, zip_problem
 from worker.http import classify_status, describe, error_message, json_body, send, unreadable
 from worker.outcome import Outcome
@@ -36,6 +37,16 @@ from worker.waiting.headers import parse_retry_after
 
 OrderId = int | str
 SHIPPING_FIELDS = ("shipping_address", "shipping_provider", "shipping_service", "shipped_on", "shipping_total")
+
+
+#: The live API base URL (PRINTRELAY_PRINTNOW__BASE_URL overrides it).
+LIVE_URL = "https://api.printnow.com/api/v2"
+
+
+class PrintnowSettings(ProviderSettings):
+    base_url: str = LIVE_URL
+    token: SecretStr | None = None
+    key: SecretStr | None = None
 
 
 class PollPrintFile(BaseModel):
@@ -173,3 +184,21 @@ class PrintnowAdapter(Adapter):
         return Outcome.permanent("bad_request" if status == 400 else f"http_{status}", message, http_status=status).with_request(
             describe(response.request)
         )
+
+
+PROVIDER = Provider(
+    name="printnow",
+    adapter=PrintnowAdapter(),
+    settings=PrintnowSettings,
+    base_url=LIVE_URL,
+    # Unpublished (PROVIDERS.md): a conservative 5 requests a second, sustained.
+    rate_limits={"default": (300, 60.0)},
+    sandbox=SandboxSpec(
+        prefix="/printnow/api/v2",
+        app="sandbox.printnow:create_printnow",
+        state="sandbox.printnow:PrintnowState",
+        settings=lambda base_url, tag: {"base_url": base_url, "token": f"pn_{tag}", "key": "pn-key-123"},
+        controls="sandbox.printnow:controls",
+    ),
+    order=40,
+)

@@ -21,14 +21,28 @@ import hashlib
 import hmac
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from config.settings import WebhookSettings
+from config.provider_settings import ProviderSettings
 from worker.adapters.base import Adapter, Call, require
+from worker.adapters.registry import Provider
 from worker.http import classify_status, describe, send
 from worker.outcome import Outcome
 
 SIGNATURE_PREFIX = "sha256="
+
+
+class WebhookSettings(ProviderSettings):
+    """Notifications to a producer's URL (``notify={"url": …}``): every POST is signed.
+
+    The receiver checks ``signature_header``: ``sha256=`` and the hex HMAC-SHA256 of the raw body
+    under ``secret``. Without a secret, an enqueue asking for a URL notification is refused.
+    """
+
+    secret: SecretStr | None = None
+    signature_header: str = "X-Printrelay-Signature"
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -97,3 +111,14 @@ class WebhookAdapter(Adapter):
             gone = "the receiver answered 410 Gone: it wants no more notifications"
             return Outcome.permanent("gone", gone, http_status=status).with_request(request)
         return Outcome.transient(f"http_{status}", f"the receiver answered HTTP {status}", http_status=status).with_request(request)
+
+
+PROVIDER = Provider(
+    name="webhook",
+    adapter=WebhookAdapter(),
+    settings=WebhookSettings,
+    base_url="",
+    # One bucket for all receivers; a receiver's 429 or 503 + Retry-After is honoured per job.
+    rate_limits={"default": (6000, 60.0)},
+    order=90,
+)

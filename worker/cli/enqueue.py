@@ -11,9 +11,19 @@ from worker.cli._app import fail, main
 from worker.states import JOB_KINDS
 
 
+class ProviderOption(click.Option):
+    """``--provider``, whose help lists the registered print providers (read only when shown)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from worker.adapters.registry import print_providers
+
+        self.help = "one of: " + ", ".join(print_providers())
+        return super().get_help_record(ctx)
+
+
 @main.command()
 @click.argument("kind", type=click.Choice(JOB_KINDS))
-@click.option("--provider", "-p", required=True, help="printeers, printapi, idealfactory, printnow or printlane")
+@click.option("--provider", "-p", required=True, cls=ProviderOption)
 @click.option("--account", default="default", show_default=True)
 @click.option("--idempotency-key", default=None, help="the same key again returns the first job and creates nothing")
 @click.option("--payload", "payload_text", default=None, help="the payload as JSON")

@@ -79,14 +79,9 @@ def _demo(*, keep_serving: bool) -> int:
         stack.callback(sandbox.stop)
         console.print(f"started the providers' sandbox at {sandbox.root}")
 
-        credentials = {
-            "printlane_store": "store-demo",
-            "printlane_key": "pl-demo-key",
-            "printlane_secret": secrets.token_hex(16),
-        }
         flower_password = secrets.token_urlsafe(12)
         flower_port = 5555 if _port_free(5555) else free_port()
-        env = demo_environment(redis_url, sandbox.root, credentials, flower_password, flower_port)
+        env = demo_environment(redis_url, sandbox.root, flower_password, flower_port)
         os.environ.update(env)
         runtime = _runtime()
         runtime.store.upgrade()
@@ -102,7 +97,7 @@ def _demo(*, keep_serving: bool) -> int:
             return 1
         console.print(f"started a worker, beat and Flower (logs: {VAR}/demo-*.log)\n")
 
-        scenario = Scenario(runtime, sandbox.root, credentials, INPUTS)
+        scenario = Scenario(runtime, sandbox.root, INPUTS)
         failed = _watch(runtime, scenario)
 
         for line in closing_lines(
@@ -165,26 +160,19 @@ def closing_lines(runtime: Runtime, scenario: Scenario, *, flower: str | None, r
     return lines
 
 
-def demo_environment(redis_url: str, sandbox: str, credentials: dict[str, str], flower_password: str, flower_port: int) -> dict[str, str]:
-    """Settings for the demo's processes: every provider at the sandbox, quick waits."""
+def demo_environment(redis_url: str, sandbox: str, flower_password: str, flower_port: int) -> dict[str, str]:
+    """Settings for the demo's processes: every registered provider at the sandbox (with
+    credentials the sandbox accepts, fresh for this run), quick waits."""
+    from worker.adapters.registry import providers
+
+    env = {"PRINTRELAY_REDIS_URL": redis_url}
+    tag = "demo-" + secrets.token_hex(8)
+    for name, provider in providers().items():
+        if provider.sandbox is not None:
+            for key, value in provider.sandbox.settings(f"{sandbox}{provider.sandbox.prefix}", tag).items():
+                env[f"PRINTRELAY_{name.upper()}__{key.upper()}"] = str(value)
     return {
-        "PRINTRELAY_REDIS_URL": redis_url,
-        "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox}/printeers/v2",
-        "PRINTRELAY_PRINTEERS__SECRET_KEY": "sk_demo_" + secrets.token_hex(8),
-        "PRINTRELAY_PRINTAPI__BASE_URL": f"{sandbox}/printapi/v2",
-        "PRINTRELAY_PRINTAPI__CLIENT_ID": "demo-" + secrets.token_hex(4),
-        "PRINTRELAY_PRINTAPI__CLIENT_SECRET": secrets.token_hex(16),
-        "PRINTRELAY_IDEALFACTORY__BASE_URL": f"{sandbox}/idealfactory",
-        "PRINTRELAY_IDEALFACTORY__TOKEN": "if_demo_" + secrets.token_hex(8),
-        "PRINTRELAY_IDEALFACTORY__STORE_ID": "store-demo",
-        "PRINTRELAY_PRINTNOW__BASE_URL": f"{sandbox}/printnow/api/v2",
-        "PRINTRELAY_PRINTNOW__TOKEN": "pn_demo_" + secrets.token_hex(8),
-        "PRINTRELAY_PRINTNOW__KEY": secrets.token_hex(8),
-        "PRINTRELAY_PRINTLANE__BASE_URL": f"{sandbox}/printlane/2023-10",
-        "PRINTRELAY_PRINTLANE__STORE_ID": credentials["printlane_store"],
-        "PRINTRELAY_PRINTLANE__API_KEY": credentials["printlane_key"],
-        "PRINTRELAY_PRINTLANE__API_SECRET": credentials["printlane_secret"],
-        "PRINTRELAY_PRINTLANE__DOMAIN": "shop.example",
+        **env,
         # the demo's minutes are short: poll every second, back off from half a second
         "PRINTRELAY_RETRY__POLL_PRINT_FILE__POLL_INTERVAL": "1",
         "PRINTRELAY_RETRY__SUBMIT_ORDER__BASE": "0.5",

@@ -48,7 +48,6 @@ class Scenario:
 
     runtime: Runtime
     sandbox: str
-    credentials: dict[str, str]
     workdir: Path
     jobs: list[Planned] = field(default_factory=list)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
@@ -70,6 +69,10 @@ class Scenario:
     # -- the sandbox's side of the story --------------------------------------------------
 
     def prepare_sandbox(self) -> None:
+        from worker.adapters.printlane import PrintlaneSettings
+
+        printlane = self.runtime.settings.provider("printlane")
+        assert isinstance(printlane, PrintlaneSettings)
         control = httpx.Client(base_url=self.sandbox, timeout=10)
         control.post(
             "/_sandbox/knobs/printeers", json={"faults": [{"kind": "throttle", "retry_after": 2, "method": "POST", "path": "/orders"}]}
@@ -80,9 +83,9 @@ class Scenario:
         control.post(
             "/_sandbox/printlane/stores",
             json={
-                "store_id": self.credentials["printlane_store"],
-                "api_key": self.credentials["printlane_key"],
-                "api_secret": self.credentials["printlane_secret"],
+                "store_id": printlane.store_id,
+                "api_key": printlane.api_key.get_secret_value() if printlane.api_key else "",
+                "api_secret": printlane.api_secret.get_secret_value() if printlane.api_secret else "",
                 "domains": ["shop.example"],
             },
         )

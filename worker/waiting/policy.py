@@ -18,9 +18,11 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from config.settings import RetryPolicy, Settings
+if TYPE_CHECKING:
+    from config.settings import RetryPolicy, Settings
+
 from worker.outcome import Outcome
 from worker.states import JobState, OutcomeKind
 
