@@ -25,7 +25,6 @@ from sqlalchemy import select, update
 
 from worker import transitions
 from worker.errors import JobNotFound, PrintrelayError
-from worker.notify import REARM
 from worker.runtime import Runtime
 from worker.states import FINISHED, JobState
 from worker.store import Job, JobEvent
@@ -66,7 +65,9 @@ class Admin:
 
     def replay(self, job_id: str, *, actor: str, force: bool = False) -> Done:
         job = self._get(job_id)
-        if job.kind == "submit_order" and job.state == JobState.SUCCEEDED.value and not force:
+        adapter = self.runtime.runner.adapters.get(job.provider)
+        creates = adapter is not None and job.kind in adapter.creates
+        if creates and job.state == JobState.SUCCEEDED.value and not force:
             raise NotAllowed(
                 f"job {job_id} placed an order; replaying it places a second one: use --force (force=True) if that is what you want"
             )
@@ -158,7 +159,7 @@ class Admin:
             "updated_at": now,
             "cancel_requested": False,
             "deadline_at": now + timedelta(seconds=deadline),
-            **REARM,
+            **transitions.REARM,
         }
         if fresh_budget:
             values["budget_used"] = 0

@@ -34,7 +34,6 @@ from sqlalchemy.orm import Session, aliased
 
 from worker import transitions
 from worker.errors import InvalidPayload
-from worker.notify import REARM
 from worker.states import JobState
 from worker.store import Dependency, Job, Store
 from worker.store.types import utcnow
@@ -192,7 +191,7 @@ def settle(store: Store, publisher: Publisher, job_ids: Sequence[str]) -> int:
                     Job.id == job_id,
                     waiting_on_us,
                     to=JobState.QUEUED,
-                    values={"error_code": None, "error_message": None, "queued_at": now, "updated_at": now, **REARM},
+                    values={"error_code": None, "error_message": None, "queued_at": now, "updated_at": now, **transitions.REARM},
                     returning=(Job.id, Job.kind, Job.provider),
                 ).first()
                 if row is not None:

@@ -41,7 +41,7 @@ class Intake:
         self,
         store: Store,
         settings: Settings,
-        adapters: Mapping[str, Adapter],
+        adapters: Mapping[str, Adapter[Any]],
         publisher: Publisher,
         *,
         clock: Callable[[], datetime] = utcnow,
@@ -137,7 +137,7 @@ class Intake:
             log.exception("job %s recorded but not published; beat's requeue_lost will publish it", job.id)
         return JobInfo.of(job)
 
-    def _adapter(self, provider: str, *, internal: bool) -> Adapter:
+    def _adapter(self, provider: str, *, internal: bool) -> Adapter[Any]:
         adapter = self.adapters.get(provider)
         if adapter is None or (adapter.internal and not internal):
             known = sorted(name for name, a in self.adapters.items() if not a.internal)

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from config.settings import Settings
 from worker.adapters.base import field_path
@@ -47,7 +47,6 @@ log = logging.getLogger("printrelay.notify")
 #: Ends younger than this are left to the worker that made them (the fast path) by the sweep.
 SWEEP_GRACE = 5.0
 #: For a job put back to work (retry, replay, a released dependent): announce its next end too.
-REARM = {"notify_due": or_(Job.notify_due, Job.notified_at.is_not(None))}
 
 
 class NotifyRequest(BaseModel):

@@ -13,6 +13,20 @@ from worker.states import OutcomeKind
 
 
 @dataclass(frozen=True)
+class StoredFile:
+    """A file an adapter stored under the artifact directory, checked and hashed."""
+
+    path: str
+    sha256: str
+    size: int
+
+    @classmethod
+    def of(cls, stored: dict[str, Any]) -> StoredFile:
+        """From :func:`worker.artifacts.download`'s ``{"path", "sha256", "size"}``."""
+        return cls(str(stored["path"]), str(stored["sha256"]), int(stored["size"]))
+
+
+@dataclass(frozen=True)
 class Outcome:
     kind: OutcomeKind
     result: dict[str, Any] | None = None
@@ -27,14 +41,23 @@ class Outcome:
     note: str | None = None
     #: A ``done`` that means "nothing to do": the job ends ``skipped`` with this as the reason.
     skipped: bool = False
+    #: A file the attempt stored (a print-ready ZIP): the runner records it in ``artifacts``.
+    artifact: StoredFile | None = None
 
     def with_request(self, request: str) -> Outcome:
         return replace(self, request=self.request or request)
 
     # Constructors that read like the DESIGN's vocabulary.
     @classmethod
-    def done(cls, result: dict[str, Any] | None = None, *, http_status: int | None = None, note: str | None = None) -> Outcome:
-        return cls(OutcomeKind.DONE, result=result or {}, http_status=http_status, note=note)
+    def done(
+        cls,
+        result: dict[str, Any] | None = None,
+        *,
+        http_status: int | None = None,
+        note: str | None = None,
+        artifact: StoredFile | None = None,
+    ) -> Outcome:
+        return cls(OutcomeKind.DONE, result=result or {}, http_status=http_status, note=note, artifact=artifact)
 
     @classmethod
     def skip(cls, reason: str) -> Outcome:

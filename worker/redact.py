@@ -3,10 +3,14 @@
 Adapters never put a credential in an Outcome on purpose; this is the second line: any text
 that reaches an attempt row or a log line is scrubbed of the provider's secret values (and of
 bearer tokens printrelay obtained at run time), whatever put them there.
+
+The runtime owns one :class:`Redactor` per provider, built once from its settings; an adapter's
+authentication hands it the tokens it obtains (:meth:`Redactor.remember`).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -15,13 +19,8 @@ from pydantic import BaseModel, SecretStr
 from worker.outcome import Outcome
 
 MASK = "[redacted]"
-_runtime_secrets: set[str] = set()
-
-
-def register_secret(value: str) -> None:
-    """Remember a secret obtained at run time (an OAuth access token) so that it is redacted too."""
-    if len(value) >= 6:
-        _runtime_secrets.add(value)
+#: Shorter values are not secrets worth masking (and would mask ordinary words).
+MIN_SECRET = 6
 
 
 def secret_values(model: BaseModel) -> set[str]:
@@ -42,21 +41,31 @@ def secret_values(model: BaseModel) -> set[str]:
                     walk(item)
 
     walk(model)
-    return {v for v in found if len(v) >= 6}
+    return {v for v in found if len(v) >= MIN_SECRET}
 
 
 class Redactor:
+    """Masks a provider's secrets: those of its settings and those obtained while it runs."""
+
     def __init__(self, secrets: set[str]) -> None:
-        self.secrets = sorted(secrets, key=len, reverse=True)
+        self._secrets = set(secrets)
+        self._ordered = sorted(self._secrets, key=len, reverse=True)
+        self._lock = threading.Lock()
 
     @classmethod
     def for_settings(cls, settings: BaseModel) -> Redactor:
-        return cls(secret_values(settings) | _runtime_secrets)
+        return cls(secret_values(settings))
+
+    def remember(self, secret: str) -> None:
+        """A secret obtained at run time (an OAuth access token): masked from now on."""
+        if len(secret) >= MIN_SECRET:
+            with self._lock:
+                if secret not in self._secrets:
+                    self._secrets.add(secret)
+                    self._ordered = sorted(self._secrets, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
-        for secret in _runtime_secrets:
+        for secret in self._ordered:
             text = text.replace(secret, MASK)
         return text
 

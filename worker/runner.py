@@ -75,13 +75,14 @@ class Runner:
         self,
         store: Store,
         settings: Settings,
-        adapters: Mapping[str, Adapter],
+        adapters: Mapping[str, Adapter[Any]],
         clients: Callable[[str, str], httpx.Client],
         publisher: Publisher,
         *,
         limiter: Limiter | None = None,
         counters: Counters | None = None,
         notifier: Notifier | None = None,
+        redactor: Callable[[str], Redactor] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
@@ -92,6 +93,7 @@ class Runner:
         self.limiter = limiter
         self.counters = counters
         self.notifier = notifier
+        self.redactor = redactor or (lambda provider: Redactor.for_settings(self.settings.provider(provider)))
         self.clock = clock
 
     # -- the whole cycle --------------------------------------------------------------------
@@ -153,7 +155,7 @@ class Runner:
         if adapter is None or job.kind not in adapter.kinds:
             return Outcome.permanent("unsupported_kind", f"{job.provider} does not support {job.kind}")
         provider_settings = self.settings.provider(job.provider)
-        redactor = Redactor.for_settings(provider_settings)
+        redactor = self.redactor(job.provider)
         try:
             payload = self._resolved(job)
             if isinstance(payload, Outcome):
@@ -297,14 +299,14 @@ class Runner:
                     )
                 if decision.state is JobState.SUCCEEDED and adapter is not None and job.sequence_key:
                     self._skip_superseded(session, job, adapter.supersedes.get(job.kind, ()), finished)
-                if decision.state is JobState.SUCCEEDED and isinstance(artifact := (decision.result or {}).get("artifact"), dict):
+                if decision.state is JobState.SUCCEEDED and (artifact := outcome.artifact) is not None:
                     session.add(
                         Artifact(
                             job_id=job.id,
                             provider=job.provider,
-                            path=str(artifact["path"]),
-                            sha256=str(artifact["sha256"]),
-                            size=int(artifact["size"]),
+                            path=artifact.path,
+                            sha256=artifact.sha256,
+                            size=artifact.size,
                             created_at=finished,
                         )
                     )

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import redis
+from celery.signals import worker_process_shutdown, worker_shutdown
 
 from config.celery import queue_for
 from config.settings import Settings, get_settings, use_settings
@@ -17,6 +18,7 @@ from worker.intake import Intake
 from worker.metrics import Counters
 from worker.notify import Notifier, TaskSender
 from worker.ratelimit import Limiter
+from worker.redact import Redactor
 from worker.runner import Publisher, Runner
 from worker.store import Store
 
@@ -44,6 +46,7 @@ class Runtime:
         self.store = Store(settings.database_url)
         self.publisher: Publisher = publisher or CeleryPublisher()
         self._clients: dict[tuple[str, str], httpx.Client] = {}
+        self._redactors: dict[str, Redactor] = {}
         self._lock = threading.Lock()
         self.limiter = Limiter(redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5))
         self.counters = Counters(self.limiter.client)
@@ -55,13 +58,15 @@ class Runtime:
             ADAPTERS,
             self.client,
             self.publisher,
+            redactor=self.redactor,
             limiter=self.limiter,
             counters=self.counters,
             notifier=self.notifier,
         )
 
     def client(self, provider: str, account: str = "default") -> httpx.Client:
-        """One pooled client per provider, account and process (httpx clients are thread-safe).
+        """One pooled client per provider, account and process (httpx clients are thread-safe),
+        with the provider's authentication attached (:meth:`Adapter.auth`).
 
         Every answer's rate-limit headers (and 429s) are fed to the shared buckets.
         """
@@ -77,7 +82,9 @@ class Runtime:
         with self._lock:
             if (provider, account) not in self._clients:
                 settings = self.settings.provider(provider)
-                self._clients[(provider, account)] = httpx.Client(
+                self._clients[(provider, account)] = ADAPTERS[provider].client(
+                    settings.for_account(account),
+                    self._redactor(provider).remember,
                     event_hooks={"response": [observe]},
                     timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
                     limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
@@ -85,6 +92,16 @@ class Runtime:
                     follow_redirects=False,
                 )
             return self._clients[(provider, account)]
+
+    def redactor(self, provider: str) -> Redactor:
+        """The provider's redactor: its settings' secrets and the tokens its clients obtained."""
+        with self._lock:
+            return self._redactor(provider)
+
+    def _redactor(self, provider: str) -> Redactor:
+        if provider not in self._redactors:
+            self._redactors[provider] = Redactor.for_settings(self.settings.provider(provider))
+        return self._redactors[provider]
 
     def close(self) -> None:
         with self._lock:
@@ -105,6 +122,17 @@ def get_runtime() -> Runtime:
         if _runtime is None:
             _runtime = Runtime(get_settings())
         return _runtime
+
+
+def _close_runtime(**_: Any) -> None:
+    """A worker stopping closes the process's clients, pools and connections."""
+    with _lock:
+        if _runtime is not None:
+            _runtime.close()
+
+
+worker_shutdown.connect(_close_runtime, weak=False)
+worker_process_shutdown.connect(_close_runtime, weak=False)
 
 
 def reset_runtime(settings: Settings | None = None, publisher: Publisher | None = None, sender: TaskSender | None = None) -> Runtime:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Result, update
+from sqlalchemy import ColumnElement, Result, or_, update
 from sqlalchemy.orm import Session
 
 from worker.states import FINISHED, JobState
@@ -59,6 +59,11 @@ TABLE = (
     _t("cancel", {Q, W, B, NR}, {C}, "an operator stops a job that is not running"),
 )
 TRANSITIONS: Mapping[str, Transition] = {t.name: t for t in TABLE}
+
+
+#: Values for a move back to unfinished (retry, replay, release): a job whose end was announced,
+#: or was to be, is announced again when it ends anew (see worker.notify).
+REARM = {"notify_due": or_(Job.notify_due, Job.notified_at.is_not(None))}
 
 
 class IllegalTransition(Exception):

@@ -43,7 +43,7 @@ def make_call(kind: str, payload: dict[str, Any], *, reconcile: bool = False, ar
         payload=payload,
         account="default",
         settings=settings,
-        client=httpx.Client(timeout=2),
+        client=adapter.client(settings, timeout=2),
         memo=DictMemo(),
         job_id="j",
         reconcile=reconcile,

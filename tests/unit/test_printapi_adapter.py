@@ -27,14 +27,30 @@ ORDER = {
 }
 
 
-def make_call(adapter: PrintapiAdapter, kind: str, payload: dict[str, Any], *, key: str | None = None, reconcile: bool = False) -> Call:
-    settings = PrintapiSettings(base_url=BASE, client_id="cid", client_secret="csecret")  # type: ignore[arg-type]
+SETTINGS = PrintapiSettings(base_url=BASE, client_id="cid", client_secret="csecret")  # type: ignore[arg-type]
+#: One client per adapter, as the runtime keeps one per provider and account: the token cache is its auth's.
+CLIENTS: dict[int, httpx.Client] = {}
+
+
+def make_call(
+    adapter: PrintapiAdapter,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    key: str | None = None,
+    reconcile: bool = False,
+    redactor: Redactor | None = None,
+) -> Call:
+    settings = SETTINGS
+    if redactor is not None:
+        CLIENTS[id(adapter)] = adapter.client(settings, redactor.remember, timeout=2)
+    client = CLIENTS.setdefault(id(adapter), adapter.client(settings, timeout=2))
     return Call(
         kind=kind,
         payload=payload,
         account="default",
         settings=settings,
-        client=httpx.Client(timeout=2),
+        client=client,
         memo=DictMemo(),
         job_id="00000000-0000-0000-0000-000000000001",
         idempotency_key=key,
@@ -239,9 +255,8 @@ def test_poll_until_every_file_is_accepted(adapter: PrintapiAdapter, statuses: l
 def test_the_token_never_reaches_an_attempt(adapter: PrintapiAdapter) -> None:
     respx.post(f"{BASE}/oauth").mock(return_value=token("supersecret-token-value"))
     respx.get(f"{BASE}/orders/7").mock(return_value=httpx.Response(400, json={"message": "bad token supersecret-token-value"}))
-    outcome = Redactor.for_settings(PrintapiSettings()).redact_outcome(
-        adapter.perform(make_call(adapter, "track_order", {"order_id": "7"}))
-    )
+    redactor = Redactor.for_settings(SETTINGS)  # the runtime's: it learns the tokens the client's auth obtains
+    outcome = redactor.redact_outcome(adapter.perform(make_call(adapter, "track_order", {"order_id": "7"}, redactor=redactor)))
     assert "supersecret-token-value" not in json.dumps(outcome.__dict__, default=str)
 
 

@@ -29,13 +29,14 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 adapter = PrinteersAdapter()
 
 
-def make_call(kind: str, payload: dict[str, Any], memo: DictMemo | None = None, **settings: Any) -> Call:
+def make_call(kind: str, payload: dict[str, Any], memo: DictMemo | None = None, **overrides: Any) -> Call:
+    settings = PrinteersSettings(base_url=BASE, secret_key=KEY, **overrides)  # type: ignore[arg-type]
     return Call(
         kind=kind,
         payload=payload,
         account="default",
-        settings=PrinteersSettings(base_url=BASE, secret_key=KEY, **settings),  # type: ignore[arg-type]
-        client=httpx.Client(timeout=2),
+        settings=settings,
+        client=adapter.client(settings, timeout=2),
         memo=memo or DictMemo(),
         job_id="job-1",
     )
@@ -433,3 +434,15 @@ def test_cancel_rules() -> None:
         validate("cancel_order", {"order_reference": "5jcavdegg8n9pvgxq887jq0zbc", "orderlines": [{"index": 1, "canceledQuantity": 1}]})
     lines = [{"index": 1, "canceledQuantity": 1}, {"index": 1, "canceledQuantity": -1}]
     assert validate("cancel_order", {"order_reference": ORDER, "orderlines": lines})["orderlines"] == lines
+
+
+@respx.mock
+def test_the_key_goes_only_to_printeers_not_to_where_a_design_is_fetched() -> None:
+    """The client's auth is scoped to the base URL: a design fetched from the producer's host
+    through the same client leaves without the secret key."""
+    design = respx.get("https://designs.example/cat.png").mock(return_value=httpx.Response(200, content=PNG))
+    upload = respx.post(f"{BASE}/images").mock(return_value=httpx.Response(201, json={"image": {"reference": IMAGE}}))
+    outcome = adapter.perform(make_call("upload_image", {"source": "https://designs.example/cat.png"}))
+    assert outcome.kind is OutcomeKind.DONE, outcome
+    assert "x-printeers-secret-key" not in design.calls.last.request.headers
+    assert upload.calls.last.request.headers["x-printeers-secret-key"] == KEY

@@ -36,7 +36,13 @@ def make_call(kind: str, payload: dict[str, Any]) -> Call:
         base_url=BASE, store_id="589adada754c20089ed6cfd8", api_key="key-1", api_secret="s3cr3t-api", domain="shop.example"
     )  # type: ignore[arg-type]
     return Call(
-        kind=kind, payload=payload, account="default", settings=settings, client=httpx.Client(timeout=2), memo=DictMemo(), job_id="j"
+        kind=kind,
+        payload=payload,
+        account="default",
+        settings=settings,
+        client=adapter.client(settings, timeout=2),
+        memo=DictMemo(),
+        job_id="j",
     )
 
 
@@ -149,3 +155,15 @@ def test_pushes_wait_days_and_carry_their_order_as_sequence_key() -> None:
     settings = Settings(_env_file=None, printlane={"push_deadline": 3 * 86400}).printlane  # type: ignore[call-arg]
     assert adapter.policy_defaults("submit_order", settings) == {"deadline": 3 * 86400, "max_attempts": 1_000_000, "cap": 3600.0}
     assert adapter.sequence_key("update_order", ORDER) == "ORD789" == adapter.sequence_key("cancel_order", {"order_id": "ORD789"})
+
+
+@respx.mock
+def test_the_signature_is_of_the_order_in_the_path_or_in_the_body() -> None:
+    """The signer reads the order id from the request itself: ``/orders/{id}`` or the body's ``orderId``."""
+    created = respx.post(f"{BASE}/orders").mock(return_value=httpx.Response(201))
+    deleted = respx.delete(f"{BASE}/orders/ORD%2F7").mock(return_value=httpx.Response(200))
+    adapter.perform(make_call("submit_order", normalised({**ORDER, "orderId": "ORD789"})))
+    adapter.perform(make_call("cancel_order", {"order_id": "ORD/7"}))
+    expected = {"ORD789": created.calls.last.request, "ORD/7": deleted.calls.last.request}
+    for order_id, request in expected.items():
+        assert request.headers["x-printlane-api-signature"] == signature("s3cr3t-api", "589adada754c20089ed6cfd8", order_id)

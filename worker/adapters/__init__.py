@@ -7,14 +7,15 @@ this package does not import every provider.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from worker.adapters.base import Adapter, Call, Memo
 
 
-class _Adapters(Mapping[str, Adapter]):
+class _Adapters(Mapping[str, Adapter[Any]]):
     """Provider name -> adapter, for every registered provider."""
 
-    def __getitem__(self, name: str) -> Adapter:
+    def __getitem__(self, name: str) -> Adapter[Any]:
         from worker.adapters.registry import providers
 
         return providers()[name].adapter
@@ -30,6 +31,6 @@ class _Adapters(Mapping[str, Adapter]):
         return len(providers())
 
 
-ADAPTERS: Mapping[str, Adapter] = _Adapters()
+ADAPTERS: Mapping[str, Adapter[Any]] = _Adapters()
 
 __all__ = ["ADAPTERS", "Adapter", "Call", "Memo"]

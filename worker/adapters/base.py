@@ -8,21 +8,59 @@ Payload rules live in pydantic models, one per kind (``payloads``), checked at e
 a bad payload is refused before anything is stored. A rule that is a provider's own error (a
 Printeers ``missing_address``) raises ``PydanticCustomError`` with that code as its type and
 lists the code in ``error_codes``; the producer then sees the provider's code, not a generic one.
+
+Talking to the provider goes through one exchange, :meth:`Adapter.exchange`: send, classify
+what every provider means alike (network failures, 429, 5xx), then the provider's own error map
+(:meth:`Adapter.refusal`). The helpers raise :class:`Failed` carrying the attempt's Outcome, and
+:meth:`Adapter.perform` turns it into the result, so a kind's method reads as its happy path.
+Credentials are an ``httpx.Auth`` (:meth:`Adapter.auth`, :mod:`worker.adapters.auth`) attached
+to the client; an adapter is generic over its settings model, so ``call.settings`` is typed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from config.provider_settings import ProviderSettings
 from worker.errors import InvalidPayload, NotConfigured
+from worker.http import classify_status, describe, error_message, json_body, send, unreadable
 from worker.outcome import Outcome
+
+S = TypeVar("S", bound=ProviderSettings)
+T = TypeVar("T")
+
+
+class Failed(Exception):
+    """The attempt ends here with ``outcome`` (raised by the exchange helpers and auth flows,
+    turned into the attempt's result by :meth:`Adapter.perform`; never seen outside it)."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.error_code or outcome.kind.value)
+        self.outcome = outcome
+
+
+def unwrap(value: T | Outcome) -> T:
+    """A helper's value, or :class:`Failed` with the Outcome it returned instead."""
+    if isinstance(value, Outcome):
+        raise Failed(value)
+    return value
+
+
+def document(response: httpx.Response, *, idempotent: bool, expected: str, inside: str | None = None) -> dict[str, Any]:
+    """The JSON object in ``response`` (or in its ``inside`` wrapper, ``{"order": {…}}``);
+    :class:`Failed` with an "unreadable" Outcome when there is none (an HTML page, a cut body)."""
+    body = json_body(response)
+    if inside is not None:
+        body = body.get(inside) if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        raise Failed(unreadable(response, idempotent=idempotent, expected=expected))
+    return body
 
 
 class Memo(Protocol):
@@ -34,13 +72,13 @@ class Memo(Protocol):
 
 
 @dataclass(frozen=True)
-class Call:
+class Call(Generic[S]):
     """Everything one attempt of one job may use."""
 
     kind: str
     payload: dict[str, Any]
     account: str
-    settings: ProviderSettings
+    settings: S
     client: httpx.Client
     memo: Memo
     job_id: str
@@ -58,8 +96,9 @@ CHANGING_KINDS = frozenset({"submit_order", "update_order", "cancel_order", "upd
 STAND_IN = "<placeholder>"
 
 
-class Adapter:
-    """Base class of the five adapters. Subclasses define the class data and one method per kind."""
+class Adapter(Generic[S]):
+    """Base class of the adapters. Subclasses define the class data and one method per kind,
+    ``def submit_order(self, call: Call[TheirSettings]) -> Outcome``."""
 
     name: ClassVar[str]
     payloads: ClassVar[Mapping[str, type[BaseModel]]]
@@ -67,6 +106,9 @@ class Adapter:
     internal: ClassVar[bool] = False
     #: Kinds that may simply be repeated after a crash or a lost answer.
     idempotent: ClassVar[frozenset[str]] = frozenset()
+    #: Kinds that create something at the provider: replaying a succeeded one creates it again,
+    #: so an operator's replay needs ``force`` (``printrelay jobs replay --force``).
+    creates: ClassVar[frozenset[str]] = frozenset({"submit_order"})
     #: Non-idempotent kinds whose ambiguous attempts the adapter can reconcile (``Call.reconcile``).
     reconcilable: ClassVar[frozenset[str]] = frozenset()
     #: Provider error codes that enqueue-time rules raise (see the module docstring).
@@ -89,7 +131,7 @@ class Adapter:
     def buckets(self, kind: str) -> tuple[str, ...]:
         return ("default", *self.extra_buckets.get(kind, ()))
 
-    def validate(self, kind: str, payload: Any, settings: ProviderSettings, memo: Memo | None = None) -> dict[str, Any]:
+    def validate(self, kind: str, payload: Any, settings: S, memo: Memo | None = None) -> dict[str, Any]:
         """Check ``payload`` against the kind's rules and return it normalised for storage.
 
         ``memo`` is the account's memo, for rules that consult a local copy of the provider's
@@ -105,17 +147,17 @@ class Adapter:
             raise self._invalid(exc) from None
         return self.normalize(kind, payload)
 
-    def rule_context(self, kind: str, settings: ProviderSettings, memo: Memo | None) -> dict[str, Any]:
+    def rule_context(self, kind: str, settings: S, memo: Memo | None) -> dict[str, Any]:
         """What the payload models' validators see as ``info.context``: the settings, plus
         whatever a provider's rules consult (read from ``memo``, never from the network)."""
         return {"settings": settings}
 
-    def fetch_catalogue(self, call: Call) -> Outcome:
+    def fetch_catalogue(self, call: Call[S]) -> Outcome:
         """The provider's catalogue as ``Outcome.done({"products": {reference: {...}}})``;
         only for adapters with ``has_catalogue``."""
         raise NotImplementedError(f"{self.name} has no catalogue")
 
-    def policy_defaults(self, kind: str, settings: ProviderSettings) -> Mapping[str, float] | None:
+    def policy_defaults(self, kind: str, settings: S) -> Mapping[str, float] | None:
         """Waiting-policy values this provider needs for ``kind`` (over the kind's built-in
         policy; ``PRINTRELAY_RETRY__<KIND>__…`` still overrides both)."""
         return None
@@ -136,10 +178,56 @@ class Adapter:
         """Hook: make a valid payload fit to store (e.g. a local path made absolute)."""
         return payload
 
-    def perform(self, call: Call) -> Outcome:
+    #: 4xx status -> error code, where the provider's body carries no code of its own.
+    status_codes: ClassVar[Mapping[int, str]] = {401: "unauthorized"}
+
+    def perform(self, call: Call[S]) -> Outcome:
         """Run one attempt of ``call.kind``; never raises for anything the provider does."""
-        method: Callable[[Call], Outcome] = getattr(self, call.kind)
-        return method(call)
+        method: Callable[[Call[S]], Outcome] = getattr(self, call.kind)
+        try:
+            return method(call)
+        except Failed as failed:
+            return failed.outcome
+
+    def auth(self, settings: S, remember: Callable[[str], None]) -> httpx.Auth | None:
+        """How this provider authenticates, for a client of ``settings``' account; ``remember``
+        takes secrets obtained at run time (tokens) for the redactor."""
+        return None
+
+    def client(self, settings: S, remember: Callable[[str], None] = lambda secret: None, **options: Any) -> httpx.Client:
+        """A client for one account, with the provider's authentication attached."""
+        return httpx.Client(auth=self.auth(settings, remember), **options)
+
+    def exchange(
+        self, call: Call[S], method: str, path: str, *, idempotent: bool, accept: Collection[int] = (), **options: Any
+    ) -> httpx.Response:
+        """Send one request to ``path`` (under the base URL, or an absolute URL) and return the
+        response if it is a success or its status is in ``accept``; else :class:`Failed` with
+        the Outcome: a network failure, a status every provider means alike, or the provider's
+        refusal (:meth:`refusal`)."""
+        url = path if path.startswith(("http://", "https://")) else call.settings.base_url.rstrip("/") + path
+        headers = {"Accept": "application/json", **options.pop("headers", {})}
+        request = call.client.build_request(method, url, headers=headers, **options)
+        response = unwrap(send(call.client, request, idempotent=idempotent))
+        if response.is_success or response.status_code in accept:
+            return response
+        raise Failed(self.outcome_of(response, idempotent=idempotent))
+
+    def outcome_of(self, response: httpx.Response, *, idempotent: bool) -> Outcome:
+        """What a non-2xx answer means: a status the provider gives a meaning of its own
+        (:meth:`special`), then those every provider means alike, then its refusal."""
+        outcome = self.special(response) or classify_status(response, idempotent=idempotent) or self.refusal(response)
+        return outcome.with_request(describe(response.request))
+
+    def special(self, response: httpx.Response) -> Outcome | None:
+        """Hook: a status this provider means differently from everyone (PrintNow's 409)."""
+        return None
+
+    def refusal(self, response: httpx.Response) -> Outcome:
+        """The Outcome of a refusal (a 4xx): the provider's error map. By default
+        :attr:`status_codes`, else ``http_<status>``, with the message its body carries."""
+        status = response.status_code
+        return Outcome.permanent(self.status_codes.get(status, f"http_{status}"), error_message(response), http_status=status)
 
     def _invalid(self, exc: ValidationError) -> InvalidPayload:
         errors = exc.errors(include_url=False, include_input=False)

@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
@@ -24,11 +26,12 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from config.provider_settings import ProviderSettings
-from worker.adapters.base import Adapter, Call, require
+from worker.adapters.auth import bearer
+from worker.adapters.base import Adapter, Call, document, require, unwrap
 from worker.adapters.registry import Provider, SandboxSpec
 from worker.artifacts import download
-from worker.http import classify_status, describe, error_message, json_body, send, unreadable
-from worker.outcome import Outcome
+from worker.http import describe, json_body, unreadable
+from worker.outcome import Outcome, StoredFile
 
 #: The live API base URL (PRINTRELAY_IDEALFACTORY__BASE_URL overrides it).
 # Ideal Factory publishes no host: it must be configured (PRINTRELAY_IDEALFACTORY__BASE_URL).
@@ -121,7 +124,7 @@ class PollPrintFile(BaseModel):
     download: bool = False
 
 
-class IdealfactoryAdapter(Adapter):
+class IdealfactoryAdapter(Adapter[IdealfactorySettings]):
     name = "idealfactory"
     payloads = {
         "submit_order": SubmitOrder,
@@ -145,51 +148,41 @@ class IdealfactoryAdapter(Adapter):
             payload = {**payload, "items": items}
         return payload
 
+    def auth(self, settings: IdealfactorySettings, remember: Callable[[str], None]) -> httpx.Auth:
+        return bearer(settings.base_url, lambda: settings.token, "PRINTRELAY_IDEALFACTORY__TOKEN")
+
     # -- kinds ---------------------------------------------------------------------------
 
-    def submit_order(self, call: Call) -> Outcome:
-        settings = self._settings(call)
-        body = {**call.payload, "store_id": call.payload.get("store_id") or require(settings.store_id, "PRINTRELAY_IDEALFACTORY__STORE_ID")}
-        response = self._exchange(call, "POST", "/api/v1/orders", idempotent=False, json=body)
-        if isinstance(response, Outcome):
-            return response
-        order = json_body(response)
-        if not isinstance(order, dict) or not order.get("uid"):
+    def submit_order(self, call: Call[IdealfactorySettings]) -> Outcome:
+        store_id = call.payload.get("store_id") or require(call.settings.store_id, "PRINTRELAY_IDEALFACTORY__STORE_ID")
+        response = self.exchange(call, "POST", "/api/v1/orders", idempotent=False, json={**call.payload, "store_id": store_id})
+        order = document(response, idempotent=False, expected="the created order")
+        if not order.get("uid"):
             return unreadable(response, idempotent=False, expected="the created order")
         item_uids = {str(i.get("ecommerce_order_item_id")): i.get("uid") for i in order.get("items", []) if isinstance(i, dict)}
         return Outcome.done({"order_uid": order["uid"], "item_uids": item_uids}, http_status=response.status_code).with_request(
             describe(response.request)
         )
 
-    def update_order(self, call: Call) -> Outcome:
+    def update_order(self, call: Call[IdealfactorySettings]) -> Outcome:
         uid = call.payload["order_uid"]
         body = {k: v for k, v in call.payload.items() if k != "order_uid"}
-        response = self._exchange(call, "PUT", f"/api/v1/orders/{uid}", idempotent=True, json=body)
-        if isinstance(response, Outcome):
-            return response
+        response = self.exchange(call, "PUT", f"/api/v1/orders/{uid}", idempotent=True, json=body)
         order = json_body(response)
         return Outcome.done({"order_uid": uid, "order": order if isinstance(order, dict) else None}, http_status=response.status_code)
 
-    def cancel_order(self, call: Call) -> Outcome:
+    def cancel_order(self, call: Call[IdealfactorySettings]) -> Outcome:
         uid = call.payload["order_uid"]
-        if call.reconcile:
-            found = self._exchange(call, "GET", f"/api/v1/orders/{uid}", idempotent=True)
-            if isinstance(found, Outcome) and found.error_code == "order_not_found":
-                return Outcome.done(
-                    {"order_uid": uid, "deleted": True}, http_status=404, note="the order was already deleted by an earlier attempt"
-                )
-            if isinstance(found, Outcome):
-                return found
-        response = self._exchange(call, "DELETE", f"/api/v1/orders/{uid}", idempotent=False)
-        if isinstance(response, Outcome):
-            return response
+        if call.reconcile and self.exchange(call, "GET", f"/api/v1/orders/{uid}", idempotent=True, accept=(404,)).status_code == 404:
+            return Outcome.done(
+                {"order_uid": uid, "deleted": True}, http_status=404, note="the order was already deleted by an earlier attempt"
+            )
+        response = self.exchange(call, "DELETE", f"/api/v1/orders/{uid}", idempotent=False)
         return Outcome.done({"order_uid": uid, "deleted": True}, http_status=response.status_code)
 
-    def poll_print_file(self, call: Call) -> Outcome:
+    def poll_print_file(self, call: Call[IdealfactorySettings]) -> Outcome:
         item_id = call.payload["ecommerce_order_item_id"]
-        response = self._exchange(call, "GET", f"/api/v1/order-items/{quote(item_id, safe='')}/print", idempotent=True)
-        if isinstance(response, Outcome):
-            return response
+        response = self.exchange(call, "GET", f"/api/v1/order-items/{quote(item_id, safe='')}/print", idempotent=True)
         body = json_body(response)
         status = body.get("status") if isinstance(body, dict) else None
         if status in ("received", "processing"):
@@ -199,48 +192,27 @@ class IdealfactoryAdapter(Adapter):
         if status != "ready" or not isinstance(body, dict) or not body.get("url"):
             return unreadable(response, idempotent=True, expected="a print-file status")
         result: dict[str, Any] = {"status": "ready", "url": body["url"]}
-        if call.payload.get("download"):
-            name = urlsplit(str(body["url"])).path.rsplit("/", 1)[-1] or "print-file"
-            destination = call.artifact_dir / "idealfactory" / f"{_safe(item_id)}-{_safe(name)}"
-            stored = download(call.client, call.client.build_request("GET", str(body["url"])), destination)
-            if isinstance(stored, Outcome):
-                return stored
-            result["artifact"] = stored
-        return Outcome.done(result, http_status=200)
+        if not call.payload.get("download"):
+            return Outcome.done(result, http_status=200)
+        name = urlsplit(str(body["url"])).path.rsplit("/", 1)[-1] or "print-file"
+        destination = call.artifact_dir / "idealfactory" / f"{_safe(item_id)}-{_safe(name)}"
+        stored = unwrap(download(call.client, call.client.build_request("GET", str(body["url"])), destination))
+        return Outcome.done({**result, "artifact": stored}, http_status=200, artifact=StoredFile.of(stored))
 
-    def track_order(self, call: Call) -> Outcome:
+    def track_order(self, call: Call[IdealfactorySettings]) -> Outcome:
         uid = call.payload["order_uid"]
-        response = self._exchange(call, "GET", f"/api/v1/orders/{uid}", idempotent=True)
-        if isinstance(response, Outcome):
-            return response
-        order = json_body(response)
-        if not isinstance(order, dict):
-            return unreadable(response, idempotent=True, expected="an order")
+        order = document(self.exchange(call, "GET", f"/api/v1/orders/{uid}", idempotent=True), idempotent=True, expected="an order")
         return Outcome.done({"order_uid": uid, "order": order}, http_status=200)
 
-    # -- plumbing ------------------------------------------------------------------------
+    # -- the provider's error map ---------------------------------------------------------
 
-    def _settings(self, call: Call) -> IdealfactorySettings:
-        assert isinstance(call.settings, IdealfactorySettings)
-        return call.settings
+    status_codes = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "order_not_found"}
 
-    def _exchange(self, call: Call, method: str, path: str, *, idempotent: bool, **kwargs: Any) -> httpx.Response | Outcome:
-        settings = self._settings(call)
-        token = require(settings.token, "PRINTRELAY_IDEALFACTORY__TOKEN").get_secret_value()
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        request = call.client.build_request(method, settings.base_url.rstrip("/") + path, headers=headers, **kwargs)
-        response = send(call.client, request, idempotent=idempotent)
-        if isinstance(response, Outcome):
-            return response
-        if (generic := classify_status(response, idempotent=idempotent)) is not None:
-            return generic
-        if response.is_success:
-            return response
-        status = response.status_code
-        code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "order_not_found"}.get(status, f"http_{status}")
-        if status == 404 and "/order-items/" in path:
-            code = "order_item_not_found"
-        return Outcome.permanent(code, error_message(response), http_status=status).with_request(describe(request))
+    def refusal(self, response: httpx.Response) -> Outcome:
+        outcome = super().refusal(response)
+        if response.status_code == 404 and "/order-items/" in response.request.url.path:
+            return replace(outcome, error_code="order_item_not_found")
+        return outcome
 
 
 def _safe(text: str) -> str:

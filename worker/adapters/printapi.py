@@ -1,9 +1,9 @@
 """Print API (printapi.nl v2, seed 001): OAuth, orders with a client id, uploads, polling.
 
-- **Auth**: OAuth 2 client credentials at ``{base}/oauth``. One token per (base URL, client id)
-  and process, refreshed a minute before it expires and once on a 401; a second 401 is a
-  permanent ``unauthorized``. Tokens are registered with the redactor: they never reach an
-  attempt row or a log line.
+- **Auth**: OAuth 2 client credentials at ``{base}/oauth`` (:class:`~worker.adapters.auth.OAuthClientCredentials`).
+  One token per account and process, refreshed a minute before it expires and once on a 401; a
+  second 401 is a permanent ``unauthorized``. Tokens go to the runtime's redactor: they never
+  reach an attempt row or a log line.
 - **``submit_order``** always sends an ``id``: the producer's, else one derived from the
   idempotency key, else the job id — the same on every attempt. An ambiguous submit (answer
   lost) is therefore *reconciled*: the next attempt asks ``GET /orders/{id}`` first and only
@@ -21,24 +21,21 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from config.provider_settings import ProviderSettings
-from worker.adapters.base import Adapter, Call, require
+from worker.adapters.auth import OAuthClientCredentials
+from worker.adapters.base import Adapter, Call, document, require, unwrap
 from worker.adapters.registry import Provider, SandboxSpec
-from worker.http import classify_status, describe, error_message, json_body, send, unreadable
+from worker.http import describe, unreadable
 from worker.outcome import Outcome
-from worker.redact import register_secret
 from worker.sources import read_source, sniff
 
 ACCEPTED, FAILED = "Accepted", "DownloadFailed"
-REFRESH_MARGIN = 60.0
 
 
 #: The live API base URL (PRINTRELAY_PRINTAPI__BASE_URL overrides it).
@@ -94,36 +91,7 @@ class OrderRef(BaseModel):
     order_id: str = Field(min_length=1, max_length=36)
 
 
-@dataclass
-class _Token:
-    value: str
-    expires: float
-
-
-class TokenCache:
-    """Access tokens per (base URL, client id), shared by the threads of one process."""
-
-    def __init__(self) -> None:
-        self._tokens: dict[tuple[str, str], _Token] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> str | None:
-        with self._lock:
-            token = self._tokens.get(key)
-            return token.value if token and token.expires - REFRESH_MARGIN > time.monotonic() else None
-
-    def put(self, key: tuple[str, str], value: str, expires_in: float) -> None:
-        register_secret(value)
-        with self._lock:
-            self._tokens[key] = _Token(value, time.monotonic() + expires_in)
-
-    def drop(self, key: tuple[str, str], value: str) -> None:
-        with self._lock:
-            if (token := self._tokens.get(key)) and token.value == value:
-                del self._tokens[key]
-
-
-def order_id_for(call: Call) -> str:
+def order_id_for(call: Call[PrintapiSettings]) -> str:
     """The order's id, the same on every attempt of the job (at most 36 characters)."""
     given = call.payload.get("id")
     if isinstance(given, str) and given:
@@ -133,14 +101,23 @@ def order_id_for(call: Call) -> str:
     return call.job_id
 
 
-class PrintapiAdapter(Adapter):
+class PrintapiAdapter(Adapter[PrintapiSettings]):
     name = "printapi"
     payloads = {"submit_order": SubmitOrder, "upload_image": UploadImage, "poll_print_file": OrderRef, "track_order": OrderRef}
     idempotent = frozenset({"upload_image", "poll_print_file", "track_order"})
     reconcilable = frozenset({"submit_order"})
+    # PROVIDERS.md: "400 invalid input, 401 missing/expired token, 403 not allowed in the current state".
+    status_codes = {400: "invalid_input", 401: "unauthorized", 403: "not_allowed", 404: "order_not_found", 409: "conflict"}
 
-    def __init__(self) -> None:
-        self.tokens = TokenCache()
+    def auth(self, settings: PrintapiSettings, remember: Callable[[str], None]) -> httpx.Auth:
+        """OAuth client credentials at ``{base}/oauth``: one token per account and process,
+        refreshed a minute before it expires and once on a 401 (PROVIDERS.md)."""
+
+        def credentials() -> tuple[str, str]:
+            client_id = require(settings.client_id, "PRINTRELAY_PRINTAPI__CLIENT_ID")
+            return client_id, require(settings.client_secret, "PRINTRELAY_PRINTAPI__CLIENT_SECRET").get_secret_value()
+
+        return OAuthClientCredentials(settings.base_url, credentials, provider="Print API", remember=remember)
 
     def sequence_key(self, kind: str, payload: dict[str, Any]) -> str | None:
         if kind == "submit_order":
@@ -149,34 +126,24 @@ class PrintapiAdapter(Adapter):
 
     # -- kinds ---------------------------------------------------------------------------
 
-    def submit_order(self, call: Call) -> Outcome:
+    def submit_order(self, call: Call[PrintapiSettings]) -> Outcome:
         order_id = order_id_for(call)
-        if call.reconcile:
-            existing = self._get_order(call, order_id, missing_ok=True)
-            if isinstance(existing, Outcome):
-                return existing
-            if existing is not None:
-                return Outcome.done(
-                    _order_result(existing), http_status=200, note=f"order {order_id} was already placed by an earlier attempt"
-                )
+        if call.reconcile and (existing := self._get_order(call, order_id, missing_ok=True)) is not None:
+            return Outcome.done(_order_result(existing), http_status=200, note=f"order {order_id} was already placed by an earlier attempt")
         body = {**{k: v for k, v in call.payload.items()}, "id": order_id}
-        response = self._exchange(call, "POST", "/orders", idempotent=False, json=body)
-        if isinstance(response, Outcome):
-            if response.http_status == 409:
-                return Outcome.permanent("duplicate_order_id", f"Print API already has an order with id {order_id!r}", http_status=409)
-            return response
-        order = json_body(response)
-        if not isinstance(order, dict) or not order.get("id"):
+        response = self.exchange(call, "POST", "/orders", idempotent=False, accept=(409,), json=body)
+        if response.status_code == 409:
+            return Outcome.permanent("duplicate_order_id", f"Print API already has an order with id {order_id!r}", http_status=409)
+        order = document(response, idempotent=False, expected="the created order")
+        if not order.get("id"):
             return unreadable(response, idempotent=False, expected="the created order")
         return Outcome.done(_order_result(order), http_status=response.status_code).with_request(describe(response.request))
 
-    def upload_image(self, call: Call) -> Outcome:
+    def upload_image(self, call: Call[PrintapiSettings]) -> Outcome:
         payload = {"file": "content", **call.payload}
         url = payload.get("upload_url")
         if not url:
             order = self._get_order(call, payload["order_id"])
-            if isinstance(order, Outcome):
-                return order
             assert order is not None
             file = _file(order, payload["item_id"], payload["file"])
             if file is None:
@@ -188,21 +155,15 @@ class PrintapiAdapter(Adapter):
             url = file.get("uploadUrl")
             if not url:
                 return Outcome.permanent("not_awaiting_upload", f"the file is {file.get('status')}, not awaiting an upload")
-        data = read_source(payload["source"], call.client)
-        if isinstance(data, Outcome):
-            return data
+        data = unwrap(read_source(payload["source"], call.client))
         media_type = sniff(data)
         if media_type is None:
             return Outcome.permanent("unsupported_file_format", "Print API accepts PDF, JPEG and PNG files (checked by content)")
-        response = self._exchange(call, "POST", url, idempotent=True, content=data, headers={"Content-Type": media_type})
-        if isinstance(response, Outcome):
-            return response
+        response = self.exchange(call, "POST", str(url), idempotent=True, content=data, headers={"Content-Type": media_type})
         return Outcome.done(_upload_result(payload, "uploaded"), http_status=response.status_code).with_request(describe(response.request))
 
-    def poll_print_file(self, call: Call) -> Outcome:
+    def poll_print_file(self, call: Call[PrintapiSettings]) -> Outcome:
         order = self._get_order(call, call.payload["order_id"])
-        if isinstance(order, Outcome):
-            return order
         assert order is not None
         files = {
             f"{item.get('id')}/{name}": {"status": spec.get("status"), **{k: v for k, v in spec.items() if k != "status"}}
@@ -217,10 +178,8 @@ class PrintapiAdapter(Adapter):
         waiting = sorted({str(spec["status"]) for spec in files.values() if spec["status"] != ACCEPTED}) or ["no files yet"]
         return Outcome.pending(f"files not accepted yet: {', '.join(waiting)}", http_status=200)
 
-    def track_order(self, call: Call) -> Outcome:
+    def track_order(self, call: Call[PrintapiSettings]) -> Outcome:
         order = self._get_order(call, call.payload["order_id"])
-        if isinstance(order, Outcome):
-            return order
         assert order is not None
         result = {"order_id": order.get("id"), "status": order.get("status")}
         if order.get("trackingUrl"):
@@ -229,81 +188,12 @@ class PrintapiAdapter(Adapter):
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _get_order(self, call: Call, order_id: str, *, missing_ok: bool = False) -> dict[str, Any] | Outcome | None:
-        response = self._exchange(call, "GET", f"/orders/{order_id}", idempotent=True, missing_ok=missing_ok)
-        if isinstance(response, Outcome):
-            return response
+    def _get_order(self, call: Call[PrintapiSettings], order_id: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
+        """The order, or ``None`` for a 404 when ``missing_ok`` (reconciling: was it placed?)."""
+        response = self.exchange(call, "GET", f"/orders/{order_id}", idempotent=True, accept=(404,) if missing_ok else ())
         if response.status_code == 404:
             return None
-        order = json_body(response)
-        return order if isinstance(order, dict) else unreadable(response, idempotent=True, expected="an order")
-
-    def _exchange(
-        self, call: Call, method: str, path: str, *, idempotent: bool, missing_ok: bool = False, **kwargs: Any
-    ) -> httpx.Response | Outcome:
-        """One authenticated request; a 401 refreshes the token and tries once more."""
-        settings = call.settings
-        assert isinstance(settings, PrintapiSettings)
-        url = path if path.startswith(("http://", "https://")) else settings.base_url.rstrip("/") + path
-        for fresh in (False, True):
-            token = self._token(call, settings, force=fresh)
-            if isinstance(token, Outcome):
-                return token
-            headers = {"Accept": "application/json", "Authorization": f"Bearer {token}", **kwargs.get("headers", {})}
-            request = call.client.build_request(method, url, **{**kwargs, "headers": headers})
-            response = send(call.client, request, idempotent=idempotent)
-            if isinstance(response, Outcome):
-                return response
-            if response.status_code != 401:
-                return self._read(response, idempotent=idempotent, missing_ok=missing_ok)
-            self.tokens.drop(_token_key(settings), token)
-            if fresh:
-                message = f"Print API refused a fresh token: {error_message(response)}"
-                return Outcome.permanent("unauthorized", message, http_status=401).with_request(describe(request))
-        raise AssertionError("unreachable")
-
-    def _read(self, response: httpx.Response, *, idempotent: bool, missing_ok: bool) -> httpx.Response | Outcome:
-        """A usable response, or the Outcome its status means."""
-        if missing_ok and response.status_code == 404:
-            return response
-        if (generic := classify_status(response, idempotent=idempotent)) is not None:
-            return generic
-        if response.is_success:
-            return response
-        status = response.status_code
-        code = {400: "invalid_input", 403: "not_allowed", 404: "order_not_found", 409: "conflict"}.get(status, f"http_{status}")
-        return Outcome.permanent(code, error_message(response), http_status=status).with_request(describe(response.request))
-
-    def _token(self, call: Call, settings: PrintapiSettings, *, force: bool) -> str | Outcome:
-        key = _token_key(settings)
-        if not force and (token := self.tokens.get(key)):
-            return token
-        client_id = require(settings.client_id, "PRINTRELAY_PRINTAPI__CLIENT_ID")
-        secret = require(settings.client_secret, "PRINTRELAY_PRINTAPI__CLIENT_SECRET")
-        request = call.client.build_request(
-            "POST",
-            settings.base_url.rstrip("/") + "/oauth",
-            data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret.get_secret_value()},
-            headers={"Accept": "application/json"},
-        )
-        response = send(call.client, request, idempotent=True)
-        if isinstance(response, Outcome):
-            return response
-        if (generic := classify_status(response, idempotent=True)) is not None:
-            return generic
-        if response.status_code in (400, 401):
-            return Outcome.permanent(
-                "unauthorized", f"Print API refused the client credentials: {error_message(response)}", http_status=response.status_code
-            )
-        body = json_body(response)
-        if not response.is_success or not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            return unreadable(response, idempotent=True, expected="an access token")
-        self.tokens.put(key, body["access_token"], float(body.get("expires_in") or 3600))
-        return str(body["access_token"])
-
-
-def _token_key(settings: PrintapiSettings) -> tuple[str, str]:
-    return (settings.base_url, settings.client_id or "")
+        return document(response, idempotent=True, expected="an order")
 
 
 def _file(order: dict[str, Any], item_id: str, name: str) -> dict[str, Any] | None:

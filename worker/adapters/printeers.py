@@ -38,9 +38,10 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import NoDecode
 
 from config.provider_settings import ProviderSettings
-from worker.adapters.base import STAND_IN, Adapter, Call, Memo, require
+from worker.adapters.auth import HeaderAuth
+from worker.adapters.base import STAND_IN, Adapter, Call, Failed, Memo, document, require, unwrap
 from worker.adapters.registry import Provider, SandboxSpec
-from worker.http import classify_status, describe, json_body, send, unreadable
+from worker.http import describe, json_body, unreadable
 from worker.outcome import Outcome
 from worker.sources import is_url, read_source, sniff
 
@@ -243,7 +244,7 @@ class TrackOrder(BaseModel):
     order_reference: OrderReference
 
 
-class PrinteersAdapter(Adapter):
+class PrinteersAdapter(Adapter[PrinteersSettings]):
     name = "printeers"
     payloads = {
         "upload_image": UploadImage,
@@ -257,11 +258,14 @@ class PrinteersAdapter(Adapter):
     extra_buckets = {"upload_image": ("uploads",)}
     has_catalogue = True
 
-    def rule_context(self, kind: str, settings: ProviderSettings, memo: Memo | None) -> dict[str, Any]:
+    def auth(self, settings: PrinteersSettings, remember: Callable[[str], None]) -> httpx.Auth:
+        """``X-Printeers-Secret-Key`` on every request (PROVIDERS.md, "Auth: one header")."""
+        return HeaderAuth(settings.base_url, lambda: {"X-Printeers-Secret-Key": _key(settings)})
+
+    def rule_context(self, kind: str, settings: PrinteersSettings, memo: Memo | None) -> dict[str, Any]:
         context = super().rule_context(kind, settings, memo)
         if kind == "submit_order":
-            max_age = getattr(settings, "catalogue_max_age", 0.0)
-            context["catalogue"] = Catalogue.from_memo(memo, max_age=max_age)
+            context["catalogue"] = Catalogue.from_memo(memo, max_age=settings.catalogue_max_age)
         return context
 
     def normalize(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -271,23 +275,20 @@ class PrinteersAdapter(Adapter):
 
     # -- kinds ---------------------------------------------------------------------------
 
-    def upload_image(self, call: Call) -> Outcome:
-        data = read_source(call.payload["source"], call.client)
-        if isinstance(data, Outcome):
-            return data
+    def upload_image(self, call: Call[PrinteersSettings]) -> Outcome:
+        data = unwrap(read_source(call.payload["source"], call.client))
         if sniff(data) not in ("image/jpeg", "image/png"):
             return Outcome.permanent("unsupported_image_format", "Printeers accepts JPEG and PNG images only (checked by content)")
 
         # Scoped by the organisation the key belongs to: references of one are unknown to another.
-        memo_key = f"image:{self._organisation(call)}:sha256:{hashlib.sha256(data).hexdigest()}"
+        memo_key = f"image:{_organisation(call.settings)}:sha256:{hashlib.sha256(data).hexdigest()}"
         if (known := call.memo.get(memo_key)) is not None:
             return Outcome.done(
                 {"image_reference": known["image_reference"]}, note="identical image uploaded before: reference reused, nothing sent"
             )
-        request = self._request(call, "POST", "/images", content=data, headers={"Content-Type": "application/octet-stream"})
-        response = self._exchange(call, request, idempotent=True)
-        if isinstance(response, Outcome):
-            return response
+        response = self.exchange(
+            call, "POST", "/images", idempotent=True, content=data, headers={"Content-Type": "application/octet-stream"}
+        )
         body = json_body(response)
         reference = None
         if isinstance(body, dict):
@@ -296,119 +297,76 @@ class PrinteersAdapter(Adapter):
         if not isinstance(reference, str):
             return unreadable(response, idempotent=True, expected="an image reference")
         call.memo.put(memo_key, {"image_reference": reference})
-        return Outcome.done({"image_reference": reference}, http_status=response.status_code).with_request(describe(request))
+        return Outcome.done({"image_reference": reference}, http_status=response.status_code).with_request(describe(response.request))
 
-    def submit_order(self, call: Call) -> Outcome:
-        request = self._request(call, "POST", "/orders", json={"order": call.payload["order"]})
-        response = self._exchange(call, request, idempotent=False)
-        if isinstance(response, Outcome):
-            return response
-        body = json_body(response)
-        order = body.get("order") if isinstance(body, dict) else None
-        reference = order.get("reference") if isinstance(order, dict) else None
-        if not isinstance(reference, str):
+    def submit_order(self, call: Call[PrinteersSettings]) -> Outcome:
+        response = self.exchange(call, "POST", "/orders", idempotent=False, json={"order": call.payload["order"]})
+        order = document(response, idempotent=False, expected="an order reference", inside="order")
+        if not isinstance(reference := order.get("reference"), str):
             return unreadable(response, idempotent=False, expected="an order reference")
-        return Outcome.done({"order_reference": reference}, http_status=response.status_code).with_request(describe(request))
+        return Outcome.done({"order_reference": reference}, http_status=response.status_code).with_request(describe(response.request))
 
-    def cancel_order(self, call: Call) -> Outcome:
+    def cancel_order(self, call: Call[PrinteersSettings]) -> Outcome:
         reference = call.payload["order_reference"]
-        request = self._request(call, "POST", f"/orders/{reference}/cancel", json={"orderlines": call.payload["orderlines"]})
-        response = self._exchange(call, request, idempotent=True)
-        if isinstance(response, Outcome):
-            return response
+        response = self.exchange(
+            call, "POST", f"/orders/{reference}/cancel", idempotent=True, json={"orderlines": call.payload["orderlines"]}
+        )
         return Outcome.done(
             {"order_reference": reference, "orderlines": call.payload["orderlines"]}, http_status=response.status_code
-        ).with_request(describe(request))
+        ).with_request(describe(response.request))
 
-    def track_order(self, call: Call) -> Outcome:
+    def track_order(self, call: Call[PrinteersSettings]) -> Outcome:
         reference = call.payload["order_reference"]
-        request = self._request(call, "GET", f"/orders/{reference}")
-        order_body = self._get_json(call, request, "order")
-        if isinstance(order_body, Outcome):
-            return order_body
-        shipments = []
-        for ref in _shipment_references(order_body):
-            shipment = self._get_json(call, self._request(call, "GET", f"/shipments/{ref}"), "shipment")
-            if isinstance(shipment, Outcome):
-                return shipment
-            shipments.append(shipment)
+        response = self.exchange(call, "GET", f"/orders/{reference}", idempotent=True)
+        order = document(response, idempotent=True, expected="a order", inside="order")
+        shipments = [
+            document(
+                self.exchange(call, "GET", f"/shipments/{ref}", idempotent=True), idempotent=True, expected="a shipment", inside="shipment"
+            )
+            for ref in _shipment_references(order)
+        ]
         return Outcome.done(
             {
                 "order_reference": reference,
-                "status": order_body.get("status"),
-                "orderlines": order_body.get("orderlines", []),
+                "status": order.get("status"),
+                "orderlines": order.get("orderlines", []),
                 "shipments": shipments,
             },
             http_status=200,
-        ).with_request(describe(request))
+        ).with_request(describe(response.request))
 
-    def fetch_catalogue(self, call: Call) -> Outcome:
+    def fetch_catalogue(self, call: Call[PrinteersSettings]) -> Outcome:
         """``GET /products`` (seed 000, "Browse the catalog"), every page: done with
         ``{"products": {reference: {"name", "print"}}}`` where ``print`` may be ``None``
         (the product does not say), else the Outcome of what went wrong."""
-        products: dict[str, dict[str, Any]] = {}
-        cursor: str | None = None
-        first: httpx.Request | None = None
-        for _ in range(MAX_CATALOGUE_PAGES):
-            request = self._request(call, "GET", "/products", params={"cursor": cursor} if cursor else None)
-            first = first or request
-            response = self._exchange(call, request, idempotent=True)
-            if isinstance(response, Outcome):
-                return response
-            body = json_body(response)
-            page = body.get("products") if isinstance(body, dict) else None
-            if not isinstance(page, list):
-                return unreadable(response, idempotent=True, expected="a list of products")
-            for product in page:
-                if isinstance(product, dict) and isinstance(product.get("reference"), str):
-                    products[product["reference"]] = {"name": product.get("name"), "print": takes_image(product)}
-            cursor = body.get("nextCursor") if isinstance(body, dict) else None
-            if not cursor or not isinstance(cursor, str):
-                break
-        else:
-            return Outcome.transient("catalogue_too_long", f"more than {MAX_CATALOGUE_PAGES} pages of products")
+        try:
+            products: dict[str, dict[str, Any]] = {}
+            cursor: str | None = None
+            first: httpx.Request | None = None
+            for _ in range(MAX_CATALOGUE_PAGES):
+                response = self.exchange(call, "GET", "/products", idempotent=True, params={"cursor": cursor} if cursor else None)
+                first = first or response.request
+                body = json_body(response)
+                page = body.get("products") if isinstance(body, dict) else None
+                if not isinstance(body, dict) or not isinstance(page, list):
+                    return unreadable(response, idempotent=True, expected="a list of products")
+                for product in page:
+                    if isinstance(product, dict) and isinstance(product.get("reference"), str):
+                        products[product["reference"]] = {"name": product.get("name"), "print": takes_image(product)}
+                cursor = body.get("nextCursor")
+                if not cursor or not isinstance(cursor, str):
+                    break
+            else:
+                return Outcome.transient("catalogue_too_long", f"more than {MAX_CATALOGUE_PAGES} pages of products")
+        except Failed as failed:
+            return failed.outcome
         assert first is not None
         return Outcome.done({"products": products}, http_status=200).with_request(describe(first))
 
-    # -- plumbing ------------------------------------------------------------------------
+    # -- the provider's error map ---------------------------------------------------------
 
-    def _request(self, call: Call, method: str, path: str, **kwargs: Any) -> httpx.Request:
-        settings = call.settings
-        assert isinstance(settings, PrinteersSettings)
-        key = require(settings.secret_key, "PRINTRELAY_PRINTEERS__SECRET_KEY")
-        headers = {"X-Printeers-Secret-Key": key.get_secret_value(), "Accept": "application/json", **kwargs.pop("headers", {})}
-        return call.client.build_request(method, settings.base_url.rstrip("/") + path, headers=headers, **kwargs)
-
-    def _organisation(self, call: Call) -> str:
-        """A fingerprint of (base URL, key): stands for the organisation without revealing the key."""
-        settings = call.settings
-        assert isinstance(settings, PrinteersSettings)
-        key = require(settings.secret_key, "PRINTRELAY_PRINTEERS__SECRET_KEY").get_secret_value()
-        return hashlib.sha256(f"{settings.base_url}|{key}".encode()).hexdigest()[:16]
-
-    def _get_json(self, call: Call, request: httpx.Request, wrapper: str) -> dict[str, Any] | Outcome:
-        response = self._exchange(call, request, idempotent=True)
-        if isinstance(response, Outcome):
-            return response
-        body = json_body(response)
-        inner = body.get(wrapper) if isinstance(body, dict) else None
-        if not isinstance(inner, dict):
-            return unreadable(response, idempotent=True, expected=f"a {wrapper}")
-        return inner
-
-    def _exchange(self, call: Call, request: httpx.Request, *, idempotent: bool) -> httpx.Response | Outcome:
-        """Send ``request``: a 2xx response, or the Outcome of whatever went wrong."""
-        response = send(call.client, request, idempotent=idempotent)
-        if isinstance(response, Outcome):
-            return response
-        return self._failure(response, idempotent=idempotent) or response
-
-    def _failure(self, response: httpx.Response, *, idempotent: bool) -> Outcome | None:
-        """``None`` for a 2xx; else the outcome, with Printeers' ``{code, message}`` as the error."""
-        if (generic := classify_status(response, idempotent=idempotent)) is not None:
-            return generic
-        if response.is_success:
-            return None
+    def refusal(self, response: httpx.Response) -> Outcome:
+        """Printeers' ``{code, message}`` (seed 000) is the job's error; a 401 is ``unauthorized``."""
         body = json_body(response)
         code = body.get("code") if isinstance(body, dict) else None
         message = body.get("message") if isinstance(body, dict) else None
@@ -416,10 +374,17 @@ class PrinteersAdapter(Adapter):
         if status == 401:
             code = "unauthorized"
         return Outcome.permanent(
-            str(code or f"http_{status}"),
-            str(message or f"HTTP {status} without a Printeers error body"),
-            http_status=status,
-        ).with_request(describe(response.request))
+            str(code or f"http_{status}"), str(message or f"HTTP {status} without a Printeers error body"), http_status=status
+        )
+
+
+def _key(settings: PrinteersSettings) -> str:
+    return str(require(settings.secret_key, "PRINTRELAY_PRINTEERS__SECRET_KEY").get_secret_value())
+
+
+def _organisation(settings: PrinteersSettings) -> str:
+    """A fingerprint of (base URL, key): stands for the organisation without revealing the key."""
+    return hashlib.sha256(f"{settings.base_url}|{_key(settings)}".encode()).hexdigest()[:16]
 
 
 def _shipment_references(order: dict[str, Any]) -> list[str]:

@@ -27,17 +27,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Generator, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt, ValidationInfo, field_validator, model_validator
 
 from config.provider_settings import ProviderSettings
+from worker.adapters.auth import in_scope
 from worker.adapters.base import Adapter, Call, require
 from worker.adapters.registry import Provider, SandboxSpec
-from worker.http import classify_status, describe, error_message, send
+from worker.http import describe
 from worker.outcome import Outcome
 
 DETAIL_FIELDS = (
@@ -144,7 +147,7 @@ class DeleteOrder(BaseModel):
     order_id: str = Field(min_length=1)
 
 
-class PrintlaneAdapter(Adapter):
+class PrintlaneAdapter(Adapter[PrintlaneSettings]):
     name = "printlane"
     payloads = {"submit_order": Order, "update_order": Order, "cancel_order": DeleteOrder}
     # Every push carries the whole order and deleting twice changes nothing: all repeatable.
@@ -154,8 +157,7 @@ class PrintlaneAdapter(Adapter):
     def sequence_key(self, kind: str, payload: dict[str, Any]) -> str | None:
         return str(payload.get("order_id") if kind == "cancel_order" else payload.get("orderId"))
 
-    def policy_defaults(self, kind: str, settings: ProviderSettings) -> Mapping[str, float] | None:
-        assert isinstance(settings, PrintlaneSettings)
+    def policy_defaults(self, kind: str, settings: PrintlaneSettings) -> Mapping[str, float] | None:
         return {"deadline": settings.push_deadline, "max_attempts": 1_000_000, "cap": 3600.0}
 
     def normalize(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -173,74 +175,86 @@ class PrintlaneAdapter(Adapter):
             order[details] = {name: "" for name in DETAIL_FIELDS} | dict(order.get(details) or {})
         return order
 
+    def auth(self, settings: PrintlaneSettings, remember: Callable[[str], None]) -> httpx.Auth:
+        return PrintlaneSigner(settings)
+
     # -- kinds ---------------------------------------------------------------------------
 
-    def submit_order(self, call: Call) -> Outcome:
+    def submit_order(self, call: Call[PrintlaneSettings]) -> Outcome:
         return self._push(call, create=True)
 
-    def update_order(self, call: Call) -> Outcome:
+    def update_order(self, call: Call[PrintlaneSettings]) -> Outcome:
         return self._push(call, create=False)
 
-    def cancel_order(self, call: Call) -> Outcome:
+    def cancel_order(self, call: Call[PrintlaneSettings]) -> Outcome:
         order_id = call.payload["order_id"]
-        response = self._exchange(call, "DELETE", f"/orders/{order_id}", order_id)
-        if isinstance(response, Outcome):
-            if response.http_status == 404:
-                return Outcome.done(
-                    {"order_id": order_id, "deleted": True}, http_status=404, note="Printlane does not have the order (already deleted)"
-                )
-            return response
+        response = self.exchange(call, "DELETE", f"/orders/{order_id}", idempotent=True, accept=(404,))
+        if response.status_code == 404:
+            return Outcome.done(
+                {"order_id": order_id, "deleted": True}, http_status=404, note="Printlane does not have the order (already deleted)"
+            )
         return Outcome.done({"order_id": order_id, "deleted": True}, http_status=response.status_code)
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _push(self, call: Call, *, create: bool) -> Outcome:
+    def _push(self, call: Call[PrintlaneSettings], *, create: bool) -> Outcome:
         order = {**call.payload}
-        settings = self._settings(call)
-        order["domain"] = order.get("domain") or require(settings.domain, "PRINTRELAY_PRINTLANE__DOMAIN")
+        order["domain"] = order.get("domain") or require(call.settings.domain, "PRINTRELAY_PRINTLANE__DOMAIN")
         order_id = str(order["orderId"])
         if not order.get("lineItems"):
             return Outcome.skip("the order has no designs (no line items): Printlane may store only orders with designs, so it is not sent")
-        first, second = ("POST", "/orders"), ("POST", f"/orders/{order_id}")
+        first, second = "/orders", f"/orders/{order_id}"
         if not create:
             first, second = second, first
-        response = self._exchange(call, *first, order_id, json=order)
+        # Converging: a create of an order Printlane has (409) becomes an update, an update of one
+        # it lacks (404) a create; both carry the whole order.
+        diverged = 409 if create else 404
+        response = self.exchange(call, "POST", first, idempotent=True, accept=(diverged,), json=order)
         note = None
-        if isinstance(response, Outcome) and response.http_status == (409 if create else 404):
+        if response.status_code == diverged:
             note = "the order already existed: updated instead" if create else "Printlane did not have the order: created instead"
-            response = self._exchange(call, *second, order_id, json=order)
-        if isinstance(response, Outcome):
-            return response
+            response = self.exchange(call, "POST", second, idempotent=True, json=order)
         return Outcome.done({"order_id": order_id}, http_status=response.status_code, note=note).with_request(describe(response.request))
 
-    def _settings(self, call: Call) -> PrintlaneSettings:
-        assert isinstance(call.settings, PrintlaneSettings)
-        return call.settings
+    # -- the provider's error map (unknown: PROVIDERS.md; read message/error) ---------------
 
-    def _exchange(self, call: Call, method: str, path: str, order_id: str, **kwargs: Any) -> httpx.Response | Outcome:
-        settings = self._settings(call)
-        store = require(settings.store_id, "PRINTRELAY_PRINTLANE__STORE_ID")
-        key = require(settings.api_key, "PRINTRELAY_PRINTLANE__API_KEY").get_secret_value()
-        secret = require(settings.api_secret, "PRINTRELAY_PRINTLANE__API_SECRET").get_secret_value()
-        headers = {
-            "X-Printlane-Store": store,
-            "X-Printlane-Api-Key": key,
-            "X-Printlane-Api-Signature": signature(secret, store, order_id),
-            "Accept": "application/json",
-        }
-        request = call.client.build_request(method, settings.base_url.rstrip("/") + path, headers=headers, **kwargs)
-        response = send(call.client, request, idempotent=True)
-        if isinstance(response, Outcome):
-            return response
-        if (generic := classify_status(response, idempotent=True)) is not None:
-            return generic
-        if response.is_success:
-            return response
-        status = response.status_code
-        code = {400: "invalid_order", 401: "unauthorized", 403: "forbidden", 404: "order_not_found", 409: "order_exists"}.get(
-            status, f"http_{status}"
-        )
-        return Outcome.permanent(code, error_message(response), http_status=status).with_request(describe(request))
+    status_codes = {400: "invalid_order", 401: "unauthorized", 403: "forbidden", 404: "order_not_found", 409: "order_exists"}
+
+
+class PrintlaneSigner(httpx.Auth):
+    """``X-Printlane-Store``, ``X-Printlane-Api-Key`` and ``X-Printlane-Api-Signature`` (the HMAC of
+    store id + order id) on every request to Printlane. The order id is read from the request:
+    the path's ``/orders/{orderId}``, else the body's ``orderId`` (a create)."""
+
+    requires_request_body = True
+
+    def __init__(self, settings: PrintlaneSettings) -> None:
+        self.settings = settings
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if in_scope(request, self.settings.base_url):
+            store = require(self.settings.store_id, "PRINTRELAY_PRINTLANE__STORE_ID")
+            key = require(self.settings.api_key, "PRINTRELAY_PRINTLANE__API_KEY").get_secret_value()
+            secret = require(self.settings.api_secret, "PRINTRELAY_PRINTLANE__API_SECRET").get_secret_value()
+            request.headers.update(
+                {
+                    "X-Printlane-Store": store,
+                    "X-Printlane-Api-Key": key,
+                    "X-Printlane-Api-Signature": signature(secret, store, _order_id(request)),
+                }
+            )
+        yield request
+
+
+def _order_id(request: httpx.Request) -> str:
+    tail = request.url.path.rstrip("/").rsplit("/orders/", 1)
+    if len(tail) == 2 and tail[1]:
+        return unquote(tail[1])
+    try:
+        body = json.loads(request.content or b"{}")
+    except ValueError:
+        body = {}
+    return str(body.get("orderId", "")) if isinstance(body, dict) else ""
 
 
 PROVIDER = Provider(

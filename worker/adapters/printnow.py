@@ -3,7 +3,7 @@
 Here the shop is the provider of orders: printrelay fetches print-ready files and reports
 status back.
 
-- Auth: HTTP Basic ``token:key``. Every authentication or licence failure is a 401 with a
+- Auth: HTTP Basic ``token:key`` (:class:`~worker.adapters.auth.LazyBasicAuth`). Every authentication or licence failure is a 401 with a
   message: a permanent ``unauthorized`` carrying it.
 - ``poll_print_file``: ``GET /order/{id}/download[/{itemId}]`` (or ``/assets/{itemId}``). A 409
   with ``Retry-After`` means the files are still being merged: ``pending``, waited exactly that
@@ -21,18 +21,18 @@ status back.
 
 from __future__ import annotations
 
-import base64
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 from config.provider_settings import ProviderSettings
-from worker.adapters.base import Adapter, Call, require
+from worker.adapters.auth import LazyBasicAuth
+from worker.adapters.base import Adapter, Call, document, require
 from worker.adapters.registry import Provider, SandboxSpec
 from worker.artifacts import download, zip_problem
-from worker.http import classify_status, describe, error_message, json_body, send, unreadable
-from worker.outcome import Outcome
+from worker.http import describe, error_message
+from worker.outcome import Outcome, StoredFile
 from worker.waiting.headers import parse_retry_after
 
 OrderId = int | str
@@ -91,12 +91,21 @@ class TrackOrder(BaseModel):
     order_id: OrderId
 
 
-class PrintnowAdapter(Adapter):
+class PrintnowAdapter(Adapter[PrintnowSettings]):
     name = "printnow"
     payloads = {"poll_print_file": PollPrintFile, "update_status": UpdateStatus, "track_order": TrackOrder}
     idempotent = frozenset({"poll_print_file", "update_status", "track_order"})
 
-    def poll_print_file(self, call: Call) -> Outcome:
+    def auth(self, settings: PrintnowSettings, remember: Callable[[str], None]) -> httpx.Auth:
+        """HTTP Basic ``token:key`` (PROVIDERS.md)."""
+
+        def credentials() -> tuple[str, str]:
+            token = require(settings.token, "PRINTRELAY_PRINTNOW__TOKEN").get_secret_value()
+            return token, require(settings.key, "PRINTRELAY_PRINTNOW__KEY").get_secret_value()
+
+        return LazyBasicAuth(settings.base_url, credentials)
+
+    def poll_print_file(self, call: Call[PrintnowSettings]) -> Outcome:
         order_id, item_id = call.payload["order_id"], call.payload.get("item_id")
         if call.payload.get("assets"):
             path, name = f"/order/{order_id}/assets/{item_id}", f"item-assets-{item_id}.zip"
@@ -104,14 +113,15 @@ class PrintnowAdapter(Adapter):
             path, name = f"/order/{order_id}/download/{item_id}", f"item-{item_id}.zip"
         else:
             path, name = f"/order/{order_id}/download", f"order-{order_id}.zip"
-        request = self._request(call, "GET", path, accept="application/zip")
+        url = call.settings.base_url.rstrip("/") + path
+        request = call.client.build_request("GET", url, headers={"Accept": "application/zip"})
         destination = call.artifact_dir / "printnow" / f"order-{order_id}" / name
-        stored = download(call.client, request, destination, check=zip_problem, refused=lambda r: self._refused(r, idempotent=True))
+        stored = download(call.client, request, destination, check=zip_problem, refused=lambda r: self.outcome_of(r, idempotent=True))
         if isinstance(stored, Outcome):
             return stored.with_request(describe(request))
-        return Outcome.done({"artifact": stored}, http_status=200).with_request(describe(request))
+        return Outcome.done({"artifact": stored}, http_status=200, artifact=StoredFile.of(stored)).with_request(describe(request))
 
-    def update_status(self, call: Call) -> Outcome:
+    def update_status(self, call: Call[PrintnowSettings]) -> Outcome:
         payload = call.payload
         suffix = f"/{payload['item_id']}" if payload.get("item_id") is not None else ""
         if payload.get("shipped"):
@@ -124,23 +134,17 @@ class PrintnowAdapter(Adapter):
                 for k in ("order_status", "comments", "tracking_number", "user_initials", "notify_customer", "notify_vendor")
                 if payload.get(k) is not None
             }
-        response = self._exchange(call, "PATCH", path, json=body)
-        if isinstance(response, Outcome):
-            if response.http_status == 400 and payload.get("shipped"):
-                return Outcome.permanent("no_shipped_status", 'the storefront has no "Order Shipped" status configured', http_status=400)
-            return response
+        response = self.exchange(call, "PATCH", path, idempotent=True, accept=(400,) if payload.get("shipped") else (), json=body)
+        if response.status_code == 400:  # seed 003: the storefront has no "Order Shipped" status
+            return Outcome.permanent("no_shipped_status", 'the storefront has no "Order Shipped" status configured', http_status=400)
         what = "shipped" if payload.get("shipped") else payload["order_status"]
         return Outcome.done(
             {"order_id": payload["order_id"], "item_id": payload.get("item_id"), "status": what}, http_status=response.status_code
         )
 
-    def track_order(self, call: Call) -> Outcome:
-        response = self._exchange(call, "GET", f"/order/{call.payload['order_id']}")
-        if isinstance(response, Outcome):
-            return response
-        order = json_body(response)
-        if not isinstance(order, dict):
-            return unreadable(response, idempotent=True, expected="an order")
+    def track_order(self, call: Call[PrintnowSettings]) -> Outcome:
+        response = self.exchange(call, "GET", f"/order/{call.payload['order_id']}", idempotent=True)
+        order = document(response, idempotent=True, expected="an order")
         items = [
             {k: item.get(k) for k in ("id", "name", "status", "quantity", "due_on")}
             for item in order.get("items", [])
@@ -149,41 +153,23 @@ class PrintnowAdapter(Adapter):
         result = {"order_id": order.get("id"), "status": order.get("status"), "items": items, **{k: order.get(k) for k in SHIPPING_FIELDS}}
         return Outcome.done(result, http_status=200)
 
-    # -- plumbing ------------------------------------------------------------------------
+    # -- the provider's error map ---------------------------------------------------------
 
-    def _request(self, call: Call, method: str, path: str, *, accept: str = "application/json", **kwargs: Any) -> httpx.Request:
-        settings = call.settings
-        assert isinstance(settings, PrintnowSettings)
-        token = require(settings.token, "PRINTRELAY_PRINTNOW__TOKEN").get_secret_value()
-        key = require(settings.key, "PRINTRELAY_PRINTNOW__KEY").get_secret_value()
-        basic = base64.b64encode(f"{token}:{key}".encode()).decode()  # RFC 7617
-        headers = {"Accept": accept, "Authorization": f"Basic {basic}"}
-        return call.client.build_request(method, settings.base_url.rstrip("/") + path, headers=headers, **kwargs)
+    def special(self, response: httpx.Response) -> Outcome | None:
+        """A 409 with Retry-After means "files not merged yet" (seed 003): pending, polled again
+        after exactly that long; read before any generic meaning of the status."""
+        if response.status_code != 409:
+            return None
+        wait = parse_retry_after(response.headers.get("retry-after"))
+        return Outcome.pending(error_message(response), http_status=409, retry_after=wait)
 
-    def _exchange(self, call: Call, method: str, path: str, **kwargs: Any) -> httpx.Response | Outcome:
-        request = self._request(call, method, path, **kwargs)
-        response = send(call.client, request, idempotent=True)
-        if isinstance(response, Outcome):
-            return response
-        return response if response.is_success else self._refused(response, idempotent=True)
-
-    def _refused(self, response: httpx.Response, *, idempotent: bool) -> Outcome:
-        status = response.status_code
-        message = error_message(response)
-        if status == 409:
-            # "All items have not completed merge process": poll again after exactly Retry-After.
-            wait = parse_retry_after(response.headers.get("retry-after"))
-            return Outcome.pending(message, http_status=409, retry_after=wait).with_request(describe(response.request))
-        if (generic := classify_status(response, idempotent=idempotent)) is not None:
-            return generic
-        if status == 401:
-            return Outcome.permanent("unauthorized", message, http_status=401).with_request(describe(response.request))
+    def refusal(self, response: httpx.Response) -> Outcome:
+        """401: any authentication or licence failure; 404 names what is missing (seed 003)."""
+        status, message = response.status_code, error_message(response)
         if status == 404:
-            code = "item_not_found" if "item" in message.lower() else "order_not_found"
-            return Outcome.permanent(code, message, http_status=404).with_request(describe(response.request))
-        return Outcome.permanent("bad_request" if status == 400 else f"http_{status}", message, http_status=status).with_request(
-            describe(response.request)
-        )
+            return Outcome.permanent("item_not_found" if "item" in message.lower() else "order_not_found", message, http_status=404)
+        code = {400: "bad_request", 401: "unauthorized"}.get(status, f"http_{status}")
+        return Outcome.permanent(code, message, http_status=status)
 
 
 PROVIDER = Provider(

@@ -56,7 +56,7 @@ class Provider:
     """One provider, all in one place."""
 
     name: str
-    adapter: Adapter
+    adapter: Adapter[Any]
     settings: type[ProviderSettings]
     #: the provider's live API base URL (a setting overrides it)
     base_url: str

@@ -24,7 +24,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from config.provider_settings import ProviderSettings
-from worker.adapters.base import Adapter, Call, require
+from worker.adapters.base import Adapter, Call, require, unwrap
 from worker.adapters.registry import Provider
 from worker.http import classify_status, describe, send
 from worker.outcome import Outcome
@@ -76,15 +76,14 @@ class Delivery(BaseModel):
         return check_url(value)
 
 
-class WebhookAdapter(Adapter):
+class WebhookAdapter(Adapter[WebhookSettings]):
     name = "webhook"
     internal = True
     payloads = {"notify": Delivery}
     idempotent = frozenset({"notify"})
 
-    def notify(self, call: Call) -> Outcome:
+    def notify(self, call: Call[WebhookSettings]) -> Outcome:
         settings = call.settings
-        assert isinstance(settings, WebhookSettings)
         secret = require(settings.secret, "PRINTRELAY_WEBHOOK__SECRET").get_secret_value()
         body = call.payload["body"].encode()
         headers = {
@@ -94,10 +93,7 @@ class WebhookAdapter(Adapter):
             "X-Printrelay-Job": call.payload["job_id"],
         }
         request = call.client.build_request("POST", call.payload["url"], content=body, headers=headers)
-        response = send(call.client, request, idempotent=True)
-        if isinstance(response, Outcome):
-            return response
-        return self.classify(response)
+        return self.classify(unwrap(send(call.client, request, idempotent=True)))
 
     @staticmethod
     def classify(response: httpx.Response) -> Outcome:
