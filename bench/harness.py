@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sandbox.server import wait_healthy
-from worker.services import free_port, start_redis
+from sandbox.services import free_port, start_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from worker.services import free_port, redis_answers, start_redis
+from sandbox.services import free_port, redis_answers, start_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -148,8 +148,7 @@ class Admin:
     ) -> Done:
         job = self._get(job_id)
         adapter = self.runtime.runner.adapters.get(job.provider)
-        defaults = adapter.policy_defaults(job.kind, self.runtime.settings.provider(job.provider)) if adapter else None
-        deadline = policy_for(job.kind, self.runtime.settings, defaults).deadline
+        deadline = (adapter.policy(job.kind, self.runtime.settings) if adapter else policy_for(job.kind, self.runtime.settings)).deadline
         now = self.runtime.runner.clock()
         values: dict[str, Any] = {
             "error_code": None,

@@ -27,7 +27,6 @@ from worker.states import JobState
 from worker.store import Dependency, Job, Store
 from worker.store.memo import StoreMemo
 from worker.store.types import utcnow
-from worker.waiting.policy import policy_for
 
 log = logging.getLogger("printrelay.intake")
 #: States in which a job holds the next one on its provider order back (see worker.dependencies).
@@ -96,7 +95,7 @@ class Intake:
             follows = None if previous in uses else previous
         links = [(other, False) for other in uses] + ([(follows, True)] if follows else [])
         state, error = self._initial_state(links)
-        policy = policy_for(kind, self.settings, adapter.policy_defaults(kind, self.settings.provider(provider)))
+        policy = adapter.policy(kind, self.settings)
         now = self.clock()
         job = Job(
             id=job_id,

@@ -266,9 +266,7 @@ class Runner:
         adapter = self.adapters.get(job.provider)
         decision = decide(
             outcome,
-            policy=policy_for(
-                job.kind, self.settings, adapter.policy_defaults(job.kind, self.settings.provider(job.provider)) if adapter else None
-            ),
+            policy=adapter.policy(job.kind, self.settings) if adapter else policy_for(job.kind, self.settings),
             budget_used=job.budget_used,
             deadline_at=job.deadline_at,
             now=finished,

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from sandbox.server import wait_healthy
-from worker.services import free_port
+from sandbox.services import free_port
 from worker.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

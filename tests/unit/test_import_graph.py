@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("config", "worker", "tasks", "sandbox")
+PACKAGES = ("config", "worker", "tasks", "sandbox", "demo")
 
 
 def module_name(path: Path) -> str:

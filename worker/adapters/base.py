@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -31,6 +31,10 @@ from config.provider_settings import ProviderSettings
 from worker.errors import InvalidPayload, NotConfigured
 from worker.http import classify_status, describe, error_message, json_body, send, unreadable
 from worker.outcome import Outcome
+from worker.waiting.policy import Policy, policy_for
+
+if TYPE_CHECKING:
+    from config.settings import SettingsBase
 
 S = TypeVar("S", bound=ProviderSettings)
 T = TypeVar("T")
@@ -156,6 +160,12 @@ class Adapter(Generic[S]):
         """The provider's catalogue as ``Outcome.done({"products": {reference: {...}}})``;
         only for adapters with ``has_catalogue``."""
         raise NotImplementedError(f"{self.name} has no catalogue")
+
+    def policy(self, kind: str, settings: SettingsBase) -> Policy:
+        """How a job of ``kind`` waits: the kind's built-in policy, this provider's defaults
+        (:meth:`policy_defaults`), then ``PRINTRELAY_RETRY__<KIND>__…``. The one place a job's
+        policy is assembled (intake sets the deadline, the runner decides, admin re-arms)."""
+        return policy_for(kind, settings, self.policy_defaults(kind, settings.provider(self.name)))  # type: ignore[arg-type]
 
     def policy_defaults(self, kind: str, settings: S) -> Mapping[str, float] | None:
         """Waiting-policy values this provider needs for ``kind`` (over the kind's built-in

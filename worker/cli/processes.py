@@ -111,6 +111,6 @@ def sandbox(host: str, port: int) -> None:
 @click.option("--exit", "exit_", is_flag=True, help="stop once the scenario has finished")
 def demo(exit_: bool) -> None:
     """Start what is missing, run a scenario against the sandbox, print how every job ended."""
-    from worker.demo import run_demo
+    from demo import run_demo
 
     sys.exit(run_demo(keep_serving=not exit_))

@@ -3,7 +3,7 @@ nothing set up beforehand.
 
 It starts what is missing — a Redis server (unless one answers at ``PRINTRELAY_REDIS_URL``), the
 providers' sandbox, a worker, beat and Flower (behind a generated password) — keeps the job store
-in SQLite under ``./var``, runs the scenario of :mod:`worker.demo.scenario` with a live view of
+in SQLite under ``./var``, runs the scenario of :mod:`demo.scenario` with a live view of
 the jobs, and prints how every job ended. Everything it started is stopped on the way out
 (Ctrl-C, or at once with ``--exit``) and its inputs removed; the job store, the artifacts and
 the processes' logs stay in ``./var`` to look at.
@@ -29,8 +29,8 @@ from typing import IO
 from rich.console import Console
 from rich.live import Live
 
-from worker.demo import report
-from worker.demo.scenario import Scenario
+from demo import report
+from demo.scenario import Scenario
 from worker.runtime import Runtime
 
 console = Console()
@@ -61,7 +61,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _demo(*, keep_serving: bool) -> int:
     from sandbox.server import BackgroundSandbox
-    from worker.services import free_port, redis_answers, start_redis
+    from sandbox.services import free_port, redis_answers, start_redis
 
     VAR.mkdir(exist_ok=True)
     with ExitStack() as stack:
@@ -229,7 +229,7 @@ def _watch(runtime: Runtime, scenario: Scenario) -> int:
     if errors:
         console.print(f"[red]the scenario stopped: {type(errors[0]).__name__}: {errors[0]}[/]")
     jobs = report.snapshot(runtime, list(scenario.jobs))
-    console.print(report.outcomes(jobs))
+    console.print(report.outcomes(jobs, width=console.width))
     wrong = report.unexpected(jobs)
     if wrong:
         console.print(f"[red]{len(wrong)} job(s) did not end as expected[/]")

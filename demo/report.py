@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
+from demo.scenario import Planned
 from worker.cli.tables import fitted_table
-from worker.demo.scenario import Planned
 from worker.jobview import JobInfo
 from worker.queries import get_job
 from worker.runtime import Runtime
@@ -51,7 +51,7 @@ def progress(jobs: Sequence[tuple[Planned, JobInfo]], elapsed: float) -> Table:
     return table
 
 
-def outcomes(jobs: Sequence[tuple[Planned, JobInfo]]) -> Table:
+def outcomes(jobs: Sequence[tuple[Planned, JobInfo]], *, width: int | None = None) -> Table:
     """Every job: how it ended (against what the scenario expected), its attempts, its waits."""
     rows = []
     for planned, job in jobs:
@@ -60,7 +60,7 @@ def outcomes(jobs: Sequence[tuple[Planned, JobInfo]]) -> Table:
         rows.append((planned.provider, planned.label, job.kind, state, attempts(job), waited(job), detail(job), job.id[:8]))
     # cut with an ellipsis, never wrapped mid-word (`jobs show ID --json` has it all)
     columns = ("provider", "job", "kind", "state", "attempts", "waited", "result or error", "id")
-    return fitted_table(columns, rows, title="how every job ended", keep=("provider", "kind", "state", "waited", "id"))
+    return fitted_table(columns, rows, title="how every job ended", keep=("provider", "kind", "state", "waited", "id"), width=width)
 
 
 def attempts(job: JobInfo) -> str:
