@@ -28,6 +28,7 @@ import redis
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from config.provider_settings import ProviderSettings
 from config.settings import Settings
 from worker import dependencies, transitions
 from worker.adapters.base import Adapter, Call
@@ -40,7 +41,7 @@ from worker.states import CLAIMABLE, JobState, OutcomeKind
 from worker.store import Artifact, Attempt, Job, Store
 from worker.store.memo import StoreMemo
 from worker.store.types import utcnow
-from worker.waiting.policy import Decision, decide, policy_for
+from worker.waiting.policy import Decision, Policy, decide, policy_for
 
 if TYPE_CHECKING:
     from worker.notify import Notifier
@@ -70,6 +71,19 @@ class Claim:
     due_in: float | None = None
 
 
+@dataclass(frozen=True)
+class JobContext:
+    """What a job of one (provider, account, kind) needs, resolved once per runner: the
+    provider's adapter, the account's settings, the kind's policy, the provider's redactor and
+    its rate-limit buckets for the kind. Settings do not change under a runner, so neither does this."""
+
+    adapter: Adapter[Any]
+    settings: ProviderSettings
+    policy: Policy
+    redactor: Redactor
+    buckets: dict[str, tuple[int, float]]
+
+
 class Runner:
     def __init__(
         self,
@@ -95,6 +109,27 @@ class Runner:
         self.notifier = notifier
         self.redactor = redactor or (lambda provider: Redactor.for_settings(self.settings.provider(provider)))
         self.clock = clock
+        self._contexts: dict[tuple[str, str, str], JobContext] = {}
+
+    def context(self, job: Job) -> JobContext | None:
+        """The job's :class:`JobContext`; ``None`` if no adapter runs its kind. Raises KeyError
+        for an account the provider has no settings for."""
+        key = (job.provider, job.account, job.kind)
+        if (found := self._contexts.get(key)) is not None:
+            return found
+        adapter = self.adapters.get(job.provider)
+        if adapter is None or job.kind not in adapter.kinds:
+            return None
+        configured = self.settings.rate_limits(job.provider)
+        context = JobContext(
+            adapter=adapter,
+            settings=self.settings.provider(job.provider).for_account(job.account),
+            policy=adapter.policy(job.kind, self.settings),
+            redactor=self.redactor(job.provider),
+            buckets={name: configured[name] for name in adapter.buckets(job.kind) if name in configured},
+        )
+        self._contexts[key] = context
+        return context
 
     # -- the whole cycle --------------------------------------------------------------------
 
@@ -151,11 +186,12 @@ class Runner:
 
     def call(self, job: Job) -> Outcome:
         """One attempt through the job's adapter. Never raises: a bug becomes an Outcome too."""
-        adapter = self.adapters.get(job.provider)
-        if adapter is None or job.kind not in adapter.kinds:
+        try:
+            context = self.context(job)
+        except KeyError as exc:
+            return Outcome.permanent("unknown_account", f"no settings for account {exc.args[0]!r} of {job.provider}")
+        if context is None:
             return Outcome.permanent("unsupported_kind", f"{job.provider} does not support {job.kind}")
-        provider_settings = self.settings.provider(job.provider)
-        redactor = self.redactor(job.provider)
         try:
             payload = self._resolved(job)
             if isinstance(payload, Outcome):
@@ -164,7 +200,7 @@ class Runner:
                 kind=job.kind,
                 payload=payload,
                 account=job.account,
-                settings=provider_settings.for_account(job.account),
+                settings=context.settings,
                 client=self.clients(job.provider, job.account),
                 memo=StoreMemo(self.store, job.provider, job.account),
                 job_id=job.id,
@@ -172,18 +208,18 @@ class Runner:
                 reconcile=job.reconcile,
                 artifact_dir=self.settings.artifact_dir,
             )
-            outcome = adapter.perform(call)
+            outcome = context.adapter.perform(call)
         except NotConfigured as exc:
             return Outcome.permanent("not_configured", str(exc))
         except KeyError as exc:
             return Outcome.permanent("unknown_account", f"no settings for account {exc.args[0]!r} of {job.provider}")
         except Exception as exc:  # an adapter bug must not lose the job or leak a secret
             log.exception("adapter %s crashed on job %s", job.provider, job.id)
-            message = redactor.redact(f"{type(exc).__name__}: {exc}")[:500]
-            if job.kind in adapter.idempotent:
+            message = context.redactor.redact(f"{type(exc).__name__}: {exc}")[:500]
+            if job.kind in context.adapter.idempotent:
                 return Outcome.transient("internal_error", message)
             return Outcome.ambiguous("internal_error", message)
-        return redactor.redact_outcome(outcome)
+        return context.redactor.redact_outcome(outcome)
 
     # -- rate limits -----------------------------------------------------------------------------
 
@@ -194,13 +230,13 @@ class Runner:
         A hand-back is not an attempt: it writes no attempts row and counts towards nothing.
         If Redis cannot be asked, the call goes ahead (the provider's 429 is the backstop).
         """
-        adapter = self.adapters.get(job.provider)
-        if adapter is None or self.limiter is None:
+        try:
+            context = self.context(job)
+        except KeyError:
+            return None  # the call fails as unknown_account; no slot is taken for it
+        if context is None or self.limiter is None or not context.buckets:
             return None
-        configured = self.settings.rate_limits(job.provider)
-        buckets = {name: configured[name] for name in adapter.buckets(job.kind) if name in configured}
-        if not buckets:
-            return None
+        buckets = context.buckets
         try:
             wait, taken = self.limiter.acquire(
                 job.provider, job.account, buckets, reserve_max=self.settings.rate_limit_reserve_max, reserved=job.slot_reserved
@@ -264,9 +300,13 @@ class Runner:
         """
         finished = self.clock()
         adapter = self.adapters.get(job.provider)
+        try:
+            context = self.context(job)
+        except KeyError:
+            context = None
         decision = decide(
             outcome,
-            policy=adapter.policy(job.kind, self.settings) if adapter else policy_for(job.kind, self.settings),
+            policy=context.policy if context else policy_for(job.kind, self.settings),
             budget_used=job.budget_used,
             deadline_at=job.deadline_at,
             now=finished,
