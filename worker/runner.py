@@ -9,7 +9,8 @@ Every state change is one conditional UPDATE, so the database row is the lock:
   crashed) cannot overwrite what the recovery decided.
 
 The seams the rest of printrelay plugs into are constructor arguments: the adapters, a
-:class:`Publisher` (Celery, in production) and the clock.
+:class:`Publisher` (Celery, in production) and the clock; what follows a committed attempt
+(releasing dependents, announcing the end, publishing a short wait) is :attr:`Runner.after_commit`.
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ class JobContext:
     buckets: dict[str, tuple[int, float]]
 
 
+#: A step that follows a committed attempt: (the job as claimed, the decision, when).
+AfterCommit = Callable[[Job, Decision, datetime], None]
+
+
 class Runner:
     def __init__(
         self,
@@ -110,6 +115,9 @@ class Runner:
         self.redactor = redactor or (lambda provider: Redactor.for_settings(self.settings.provider(provider)))
         self.clock = clock
         self._contexts: dict[tuple[str, str, str], JobContext] = {}
+        #: What follows a committed attempt, in order. Each may fail without harm: beat's
+        #: release_stuck, notify_pending and dispatch_due catch up with what one missed.
+        self.after_commit: list[AfterCommit] = [self._hook_ended, self._hook_short_wait]
 
     def context(self, job: Job) -> JobContext | None:
         """The job's :class:`JobContext`; ``None`` if no adapter runs its kind. Raises KeyError
@@ -400,14 +408,26 @@ class Runner:
         session.add(attempt)
 
     def _after(self, job: Job, decision: Decision, now: datetime) -> None:
-        """Side effects once the transaction has committed."""
-        if decision.state.finished or decision.state is JobState.WAITING:  # waiting: unless canceled meanwhile
+        """Run the :attr:`after_commit` hooks once the attempt's transaction has committed."""
+        for hook in self.after_commit:
+            try:
+                hook(job, decision, now)
+            except Exception:
+                log.exception("job %s: an after-commit step failed; beat catches up", job.id)
+
+    def _hook_ended(self, job: Job, decision: Decision, now: datetime) -> None:
+        """An end (or a wait that an operator's cancel may have turned into one): release the
+        jobs that wait for it and tell the producer."""
+        if decision.state.finished or decision.state is JobState.WAITING:
             self.ended(job.id)
+
+    def _hook_short_wait(self, job: Job, decision: Decision, now: datetime) -> None:
+        """A short wait also goes out as a Celery countdown, for punctuality; longer ones live
+        only in the database, where beat's dispatch_due finds them when due."""
         if decision.state is JobState.WAITING and decision.next_attempt_at is not None:
             delay = max(0.0, (decision.next_attempt_at - now).total_seconds())
             if delay <= self.settings.countdown_max:
                 self._publish(job, countdown=delay)
-            # longer waits live only in the database; beat's dispatch_due publishes them when due
 
     def ended(self, job_id: str) -> None:
         """What follows a job's end: its dependents go on, its producer hears (if it asked).
