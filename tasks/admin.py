@@ -55,3 +55,22 @@ def refresh_catalogue(self: Task, provider: str = "printeers", account: str = "d
     from worker import catalogue
 
     return catalogue.refresh(get_runtime(), provider, account).to_dict()
+
+
+@app.task(name="printrelay.admin.pause_provider", bind=True)
+def pause_provider(
+    self: Task,  # type: ignore[type-arg]
+    provider: str,
+    account: str = "default",
+    seconds: float | None = None,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    """Hold a provider account's jobs (CONTRACT.md, "Providers"), as ``printrelay providers pause``."""
+    return Admin(get_runtime()).pause(provider, account, seconds=seconds, reason=reason, actor=_actor(self, actor))
+
+
+@app.task(name="printrelay.admin.resume_provider", bind=True)
+def resume_provider(self: Task, provider: str, account: str = "default", actor: str | None = None) -> dict[str, Any]:  # type: ignore[type-arg]
+    """End a pause; the held jobs go on, spaced by the provider's rate limits."""
+    return Admin(get_runtime()).resume(provider, account, actor=_actor(self, actor))

@@ -12,6 +12,8 @@ Every action is one conditional UPDATE (so it cannot race a worker into a double
   its current attempt. Canceling a ``needs_review`` job is how an operator says "dealt with":
   the jobs queued behind it on the same order go on.
 - ``retry_failed``: ``retry`` for every failed job matching the filters (``dry_run`` counts).
+- ``pause`` / ``resume`` a provider account (:mod:`worker.holds`): its jobs wait without
+  spending attempts; resuming queues them at once. Recorded in ``provider_events``.
 """
 
 from __future__ import annotations
@@ -48,11 +50,11 @@ class Done:
         return {"job_id": self.job_id, "action": self.action, "state": self.state}
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, field: str = "since") -> timedelta:
     """``90s``, ``30m``, ``2h``, ``7d`` (or plain seconds)."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
     if not match:
-        raise PrintrelayError(f"since: {text!r} is not a duration like 30m, 2h or 7d", code="invalid_argument")
+        raise PrintrelayError(f"{field}: {text!r} is not a duration like 30m, 2h or 7d", code="invalid_argument")
     return timedelta(seconds=float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)])
 
 
@@ -105,6 +107,30 @@ class Admin:
                 return Done(job_id, "cancel", JobState.RUNNING.value)
         job = self._get(job_id)
         raise NotAllowed(f"job {job_id} is {job.state}: only queued, waiting, blocked, needs_review or running jobs can be canceled")
+
+    def pause(self, provider: str, account: str = "default", *, seconds: float | None, reason: str | None, actor: str) -> dict[str, Any]:
+        """Hold the provider account's jobs (for ``seconds``, else until resumed)."""
+        self._provider_account(provider, account)
+        if seconds is not None and seconds <= 0:
+            raise PrintrelayError("seconds: must be more than 0", code="invalid_argument")
+        pause = self.runtime.holds.pause(provider, account, seconds=seconds, reason=reason, actor=actor)
+        return {"provider": provider, "account": account, "paused": pause.to_dict()}
+
+    def resume(self, provider: str, account: str = "default", *, actor: str) -> dict[str, Any]:
+        """End the pause; the jobs it held are queued now (and take their rate-limit slots)."""
+        self._provider_account(provider, account)
+        released = self.runtime.holds.resume(provider, account, actor=actor)
+        for job_id, kind, name in released:
+            self.runtime.publisher.publish(job_id, kind, name)
+        return {"provider": provider, "account": account, "paused": None, "released": len(released)}
+
+    def _provider_account(self, provider: str, account: str) -> None:
+        from worker.adapters.registry import print_providers
+
+        if provider not in print_providers():
+            raise PrintrelayError(f"unknown provider {provider!r} (known: {', '.join(print_providers())})", code="unknown_provider")
+        if not self.runtime.settings.provider(provider).has_account(account):
+            raise PrintrelayError(f"no settings for account {account!r} of {provider}", code="unknown_account")
 
     def retry_failed(
         self,

@@ -76,6 +76,8 @@ class JobInfo:
     updated_at: datetime
     attempt_count: int
     attempts: list[AttemptInfo] | None = field(default=None)
+    #: what a waiting job waits for: retry, poll, rate_limit or provider
+    waiting_for: str | None = None
     #: operators' actions on the job (retry, replay, cancel), oldest first
     events: list[dict[str, Any]] | None = field(default=None)
 
@@ -95,6 +97,7 @@ class JobInfo:
             created_at=job.created_at,
             updated_at=job.updated_at,
             attempt_count=job.attempt_count,
+            waiting_for=job.waiting_for if job.state == "waiting" else None,
             attempts=[AttemptInfo.of(a) for a in attempts] if attempts is not None else None,
             events=[{"action": e.action, "actor": e.actor, "detail": e.detail, "at": iso(e.at)} for e in events]
             if events is not None
@@ -133,6 +136,8 @@ class JobInfo:
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
         }
+        if self.state == "waiting":
+            data["waiting_for"] = self.waiting_for or "retry"
         if self.attempts is not None:
             data["attempts"] = [a.to_dict() for a in self.attempts]
         if self.events is not None:

@@ -22,7 +22,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from worker.store import Attempt, Job, Store
+from worker.store import Attempt, Job, ProviderPause, Store
+from worker.store.types import utcnow
 
 PREFIX = "printrelay:metrics"
 log = logging.getLogger("printrelay.metrics")
@@ -75,8 +76,24 @@ class JobsCollector(Collector):
             )
             for provider, outcome, count in session.execute(query):
                 attempts.add_metric([provider, outcome], count)
+            held = GaugeMetricFamily("printrelay_jobs_held", "Waiting jobs of a paused provider account", labels=["provider", "account"])
+            for provider, account, count in session.execute(
+                select(Job.provider, Job.account, func.count())
+                .where(Job.state == "waiting", Job.waiting_for == "provider")
+                .group_by(Job.provider, Job.account)
+            ):
+                held.add_metric([provider, account], count)
+            paused = GaugeMetricFamily(
+                "printrelay_provider_paused", "1 while an operator's pause holds the account", labels=["provider", "account"]
+            )
+            now = utcnow()
+            for provider, account, until in session.execute(select(ProviderPause.provider, ProviderPause.account, ProviderPause.until)):
+                if until is None or until > now:
+                    paused.add_metric([provider, account], 1)
         yield jobs
         yield attempts
+        yield held
+        yield paused
         wait = SummaryMetricFamily("printrelay_queue_wait_seconds", "From due to claimed", labels=["provider"])
         sums = self._hash("queue_wait_sum")
         counts = self._hash("queue_wait_count")

@@ -34,6 +34,7 @@ from config.settings import Settings
 from worker import dependencies, transitions
 from worker.adapters.base import Adapter, Call
 from worker.errors import NotConfigured
+from worker.holds import HELD, Holds, Pause
 from worker.metrics import Counters
 from worker.outcome import Outcome
 from worker.ratelimit import Limiter
@@ -102,6 +103,7 @@ class Runner:
         counters: Counters | None = None,
         notifier: Notifier | None = None,
         redactor: Callable[[str], Redactor] | None = None,
+        holds: Holds | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
@@ -114,6 +116,7 @@ class Runner:
         self.notifier = notifier
         self.redactor = redactor or (lambda provider: Redactor.for_settings(self.settings.provider(provider)))
         self.clock = clock
+        self.holds = holds
         self._contexts: dict[tuple[str, str, str], JobContext] = {}
         #: What follows a committed attempt, in order. Each may fail without harm: beat's
         #: release_stuck, notify_pending and dispatch_due catch up with what one missed.
@@ -157,6 +160,8 @@ class Runner:
         if self.counters is not None:
             due = max(t for t in (job.queued_at, job.next_attempt_at, job.created_at) if t is not None)
             self.counters.queue_wait(job.provider, (self.clock() - due).total_seconds())
+        if self.holds is not None and (pause := self.holds.active(job.provider, job.account)) is not None:
+            return self._hold(job, claim.token, pause)
         if self.limiter is not None and (handed_back := self._take_slot(job, claim.token)) is not None:
             return handed_back
         started = self.clock()
@@ -260,6 +265,28 @@ class Runner:
             self.counters.bucket_wait(job.provider)
         return self._hand_back(job, token, wait, reserved=taken)
 
+    def _hold(self, job: Job, token: str, pause: Pause) -> JobState:
+        """The provider account is paused: back to waiting (``waiting_for: provider``) until
+        the pause ends, without an attempt; failed if that is past the job's deadline."""
+        assert self.holds is not None
+        now = self.clock()
+        values: dict[str, Any] = {"lease_token": None, "lease_expires_at": None, "attempt_count": Job.attempt_count - 1, "updated_at": now}
+        by = f"paused by {pause.actor}" + (f": {pause.reason}" if pause.reason else "")
+        if job.deadline_at is not None and job.deadline_at <= now:
+            state = JobState.FAILED
+            values.update(error_code="deadline_exceeded", error_message=f"the provider stayed paused past the job's deadline ({by})")
+        else:
+            state = JobState.WAITING
+            values.update(next_attempt_at=self.holds.held_until(pause, job.deadline_at), waiting_for=HELD)
+        with self.store.transaction() as session:
+            transitions.move(session, "hand_back", Job.id == job.id, Job.lease_token == token, to=state, values=values)
+        if state is JobState.WAITING:
+            wait = (values["next_attempt_at"] - now).total_seconds()
+            if wait <= self.settings.countdown_max:
+                self._publish(job, countdown=max(0.0, wait))
+        log.info("job %s held: %s/%s is %s", job.id, job.provider, job.account, by)
+        return state
+
     def _hand_back(self, job: Job, token: str, wait: float, *, reserved: bool) -> JobState:
         now = self.clock()
         when = now + timedelta(seconds=wait)
@@ -277,7 +304,7 @@ class Runner:
             )
         else:
             state = JobState.WAITING
-            values.update(next_attempt_at=when, slot_reserved=reserved)
+            values.update(next_attempt_at=when, slot_reserved=reserved, waiting_for="rate_limit")
         with self.store.transaction() as session:
             transitions.move(session, "hand_back", Job.id == job.id, Job.lease_token == token, to=state, values=values)
         if state is JobState.WAITING and wait <= self.settings.countdown_max:
@@ -328,7 +355,7 @@ class Runner:
                 Job.id == job.id,
                 Job.lease_token == token,
                 to=decision.state,
-                values=_job_values(decision, job, finished),
+                values=_job_values(decision, job, finished, outcome),
             )
             moved = transitions.moved(result)
             if moved:
@@ -456,8 +483,13 @@ class Runner:
             log.exception("job %s: publishing failed; beat will publish it again", job.id)
 
 
-def _job_values(decision: Decision, job: Job, now: datetime) -> dict[str, Any]:
+#: What a job that an attempt sent back to waiting waits for, by the attempt's outcome.
+WAITING_FOR = {OutcomeKind.PENDING: "poll", OutcomeKind.THROTTLED: "rate_limit"}
+
+
+def _job_values(decision: Decision, job: Job, now: datetime, outcome: Outcome) -> dict[str, Any]:
     values: dict[str, Any] = {
+        "waiting_for": WAITING_FOR.get(outcome.kind, "retry") if decision.state is JobState.WAITING else None,
         "lease_token": None,
         "lease_expires_at": None,
         "next_attempt_at": decision.next_attempt_at,

@@ -14,6 +14,7 @@ from celery.signals import worker_process_shutdown, worker_shutdown
 from config.celery import queue_for
 from config.settings import Settings, get_settings, use_settings
 from worker.adapters import ADAPTERS
+from worker.holds import Holds
 from worker.intake import Intake
 from worker.metrics import Counters
 from worker.notify import Notifier, TaskSender
@@ -51,6 +52,7 @@ class Runtime:
         self.limiter = Limiter(redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5))
         self.counters = Counters(self.limiter.client)
         self.intake = Intake(self.store, settings, ADAPTERS, self.publisher)
+        self.holds = Holds(self.store)
         self.notifier = Notifier(self.store, self.intake, sender or CeleryPublisher())
         self.runner = Runner(
             self.store,
@@ -59,6 +61,7 @@ class Runtime:
             self.client,
             self.publisher,
             redactor=self.redactor,
+            holds=self.holds,
             limiter=self.limiter,
             counters=self.counters,
             notifier=self.notifier,

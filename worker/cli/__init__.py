@@ -4,7 +4,7 @@ Each module registers its commands on :data:`main` (``_app``) when imported; hea
 (SQLAlchemy, Celery, rich) happen inside the commands, so ``--help`` stays quick.
 """
 
-from worker.cli import catalogue, db, enqueue, jobs, limits, processes
+from worker.cli import catalogue, db, enqueue, jobs, limits, processes, providers
 from worker.cli._app import EXIT_REFUSED, fail, main
 
-__all__ = ["EXIT_REFUSED", "catalogue", "db", "enqueue", "fail", "jobs", "limits", "main", "processes"]
+__all__ = ["EXIT_REFUSED", "catalogue", "db", "enqueue", "fail", "jobs", "limits", "main", "processes", "providers"]

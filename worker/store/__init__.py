@@ -1,6 +1,6 @@
 """The job store: every job and every attempt, in SQLite (embedded default) or PostgreSQL."""
 
 from worker.store.engine import Store, upgrade
-from worker.store.models import Artifact, Attempt, Base, Dependency, Job, JobEvent, Memo
+from worker.store.models import Artifact, Attempt, Base, Dependency, Job, JobEvent, Memo, ProviderEvent, ProviderPause
 
-__all__ = ["Artifact", "Attempt", "Base", "Dependency", "Job", "JobEvent", "Memo", "Store", "upgrade"]
+__all__ = ["Artifact", "Attempt", "Base", "Dependency", "Job", "JobEvent", "Memo", "ProviderEvent", "ProviderPause", "Store", "upgrade"]

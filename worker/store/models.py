@@ -31,6 +31,7 @@ class Job(Base):
         Index("ix_jobs_created", "created_at"),
         Index("ix_jobs_sequence", "provider", "account", "sequence_key"),
         Index("ix_jobs_notify_due", "notify_due", "state"),
+        Index("ix_jobs_held", "provider", "account", "state", "waiting_for"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -66,6 +67,9 @@ class Job(Base):
     #: The job has ``notify`` and its current end (or its coming one) is not announced yet.
     notify_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     notified_at: Mapped[datetime | None]
+    #: What a ``waiting`` job waits for: ``retry``, ``poll``, ``rate_limit`` or ``provider``
+    #: (paused). Meaningful only while the job is waiting.
+    waiting_for: Mapped[str | None] = mapped_column(String(16))
     #: When the job was last published to Celery (``requeue_lost`` looks at this).
     queued_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -149,3 +153,32 @@ class Memo(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProviderPause(Base):
+    """A provider account paused by an operator: its jobs wait (``waiting_for: provider``)
+    without spending attempts until ``until`` (or a resume)."""
+
+    __tablename__ = "provider_pauses"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProviderEvent(Base):
+    """What an operator did to a provider account (pause, resume): what, who, when."""
+
+    __tablename__ = "provider_events"
+    __table_args__ = (Index("ix_provider_events_provider", "provider", "account", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(255))
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
