@@ -9,7 +9,9 @@ from worker.runtime import get_runtime
 
 @app.task(name="printrelay.maintenance.dispatch_due", ignore_result=True)
 def dispatch_due() -> int:
-    return maintenance.dispatch_due(get_runtime())
+    """Every second: a Redis that forgot its queue is noticed here (within one tick), then due waits."""
+    runtime = get_runtime()
+    return maintenance.redis_forgot(runtime) + maintenance.dispatch_due(runtime)
 
 
 @app.task(name="printrelay.maintenance.recover_stale", ignore_result=True)

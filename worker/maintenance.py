@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import redis
 from sqlalchemy import select, update
 
 from worker import dependencies, transitions
@@ -46,6 +47,46 @@ def dispatch_due(runtime: Runtime, limit: int = BATCH) -> int:
         )
     _publish_all(runtime, due)
     return len(due)
+
+
+#: A key beat keeps in the broker's Redis: its absence means Redis lost its data (a flush, a
+#: restart without persistence, a failover to an empty replica) and with it the queued messages.
+MARKER = "printrelay:marker"
+
+
+def redis_forgot(runtime: Runtime, limit: int = BATCH) -> int:
+    """If the marker is gone, Redis forgot: publish every queued job again now (not after
+    ``requeue_after``), then set the marker. Returns how many were published (0 when Redis
+    remembers, or cannot be asked: that is a Redis outage, which reconnecting survives).
+
+    The first tick after a deployment finds no marker either: its republishing is harmless,
+    as a duplicate message claims nothing."""
+    try:
+        forgot = bool(runtime.limiter.client.set(MARKER, runtime.runner.clock().isoformat(), nx=True))
+    except redis.RedisError:
+        return 0
+    if not forgot:
+        return 0
+    published = 0
+    now = runtime.runner.clock()
+    after = ""
+    while True:  # every queued job, in batches by id
+        with runtime.store.transaction() as session:
+            rows = session.execute(
+                select(Job.id, Job.kind, Job.provider)
+                .where(Job.state == JobState.QUEUED.value, Job.id > after)
+                .order_by(Job.id)
+                .limit(limit)
+            ).all()
+            if not rows:
+                break
+            session.execute(update(Job).where(Job.id.in_([row.id for row in rows])).values(queued_at=now))
+        _publish_all(runtime, rows)
+        published += len(rows)
+        after = rows[-1].id
+    if published:
+        log.warning("Redis had lost its data (no %s key): published %d queued jobs again", MARKER, published)
+    return published
 
 
 def requeue_lost(runtime: Runtime, limit: int = BATCH) -> int:

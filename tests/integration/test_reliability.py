@@ -200,3 +200,29 @@ def test_two_worker_processes_share_the_providers_limit(reliable: Runtime, proce
         assert elapsed >= (30 - 5) / 5 * 0.9  # paced at the provider's rate, not faster
     finally:
         sandbox.printeers_config(limits={"default": [3000, 60]})
+
+
+def test_a_redis_that_forgot_is_noticed_within_one_tick_and_every_queued_job_published_again(
+    make_settings: Any, private_redis_url: str
+) -> None:
+    """The marker key: present, nothing happens; gone (FLUSHDB of this run's own database), every
+    queued job is published at once, without waiting ``requeue_after``."""
+    from tests.conftest import RecordingPublisher
+    from worker import maintenance
+
+    publisher = RecordingPublisher()
+    runtime = reset_runtime(make_settings(redis_url=private_redis_url, requeue_after=3600), publisher)
+    try:
+        track = {"order_reference": "Order_5jcavdegg8n9pvgxq887jq0zbc"}
+        mine = {runtime.intake.enqueue("track_order", "printeers", track).id for _ in range(3)}
+        maintenance.redis_forgot(runtime)  # the first tick sets the marker (and may publish: harmless)
+        publisher.published.clear()
+        assert maintenance.redis_forgot(runtime) == 0 and publisher.published == []
+        client = redis.Redis.from_url(private_redis_url)
+        client.flushdb()
+        assert maintenance.redis_forgot(runtime) >= 3
+        assert mine <= {job_id for job_id, *_ in publisher.published}
+        assert client.exists(maintenance.MARKER) and maintenance.redis_forgot(runtime) == 0
+        assert maintenance.requeue_lost(runtime) == 0  # not by waiting requeue_after (an hour here)
+    finally:
+        runtime.close()
