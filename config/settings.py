@@ -69,8 +69,9 @@ class SettingsBase(BaseSettings):
     #: Waits up to this many seconds also go out as a Celery countdown, for punctuality. Longer
     #: ones live only in the database until beat's dispatcher publishes them.
     countdown_max: float = Field(default=30.0, ge=0)
-    #: A running job whose worker has not finished within this many seconds is presumed crashed.
-    lease_seconds: float = Field(default=600.0, gt=0)
+    #: A running job whose worker has not renewed its lease for this many seconds is presumed
+    #: crashed and taken over (worker.heartbeat renews every quarter lease while the worker lives).
+    lease_seconds: float = Field(default=20.0, gt=0)
     #: A queued job that no worker claimed within this many seconds is published again.
     requeue_after: float = Field(default=300.0, gt=0)
     #: A job may reserve a rate-limit slot up to this many seconds ahead (spaces waiting jobs out).

@@ -34,6 +34,7 @@ from config.settings import Settings
 from worker import dependencies, transitions
 from worker.adapters.base import Adapter, Call
 from worker.errors import NotConfigured
+from worker.heartbeat import Heartbeat
 from worker.holds import HELD, Holds, Pause
 from worker.metrics import Counters
 from worker.outcome import Outcome
@@ -104,6 +105,7 @@ class Runner:
         notifier: Notifier | None = None,
         redactor: Callable[[str], Redactor] | None = None,
         holds: Holds | None = None,
+        heartbeat: Heartbeat | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
@@ -117,6 +119,7 @@ class Runner:
         self.redactor = redactor or (lambda provider: Redactor.for_settings(self.settings.provider(provider)))
         self.clock = clock
         self.holds = holds
+        self.heartbeat = heartbeat
         self._contexts: dict[tuple[str, str, str], JobContext] = {}
         #: What follows a committed attempt, in order. Each may fail without harm: beat's
         #: release_stuck, notify_pending and dispatch_due catch up with what one missed.
@@ -156,17 +159,26 @@ class Runner:
             log.debug("job %s not claimed: %s", job_id, claim.result.value)
             return None
         assert claim.job is not None and claim.token is not None
-        job = claim.job
+        if self.heartbeat is not None:
+            self.heartbeat.hold(job_id, claim.token)
+        try:
+            return self._attempt(claim.job, claim.token)
+        finally:
+            if self.heartbeat is not None:
+                self.heartbeat.release(claim.token)
+
+    def _attempt(self, job: Job, token: str) -> JobState | None:
+        """acquire → call → record, for a job this worker has claimed."""
         if self.counters is not None:
             due = max(t for t in (job.queued_at, job.next_attempt_at, job.created_at) if t is not None)
             self.counters.queue_wait(job.provider, (self.clock() - due).total_seconds())
         if self.holds is not None and (pause := self.holds.active(job.provider, job.account)) is not None:
-            return self._hold(job, claim.token, pause)
-        if self.limiter is not None and (handed_back := self._take_slot(job, claim.token)) is not None:
+            return self._hold(job, token, pause)
+        if self.limiter is not None and (handed_back := self._take_slot(job, token)) is not None:
             return handed_back
         started = self.clock()
         outcome = self.call(job)
-        return self.record(job, claim.token, outcome, started=started)
+        return self.record(job, token, outcome, started=started)
 
     # -- claim --------------------------------------------------------------------------------
 

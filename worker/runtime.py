@@ -14,6 +14,7 @@ from celery.signals import worker_process_shutdown, worker_shutdown
 from config.celery import queue_for
 from config.settings import Settings, get_settings, use_settings
 from worker.adapters import ADAPTERS
+from worker.heartbeat import Heartbeat
 from worker.holds import Holds
 from worker.intake import Intake
 from worker.metrics import Counters
@@ -53,6 +54,7 @@ class Runtime:
         self.counters = Counters(self.limiter.client)
         self.intake = Intake(self.store, settings, ADAPTERS, self.publisher)
         self.holds = Holds(self.store)
+        self.heartbeat = Heartbeat(self.store, settings.lease_seconds)
         self.notifier = Notifier(self.store, self.intake, sender or CeleryPublisher())
         self.runner = Runner(
             self.store,
@@ -62,6 +64,7 @@ class Runtime:
             self.publisher,
             redactor=self.redactor,
             holds=self.holds,
+            heartbeat=self.heartbeat,
             limiter=self.limiter,
             counters=self.counters,
             notifier=self.notifier,
@@ -107,6 +110,7 @@ class Runtime:
         return self._redactors[provider]
 
     def close(self) -> None:
+        self.heartbeat.stop()
         with self._lock:
             for client in self._clients.values():
                 client.close()

@@ -226,3 +226,23 @@ def test_a_redis_that_forgot_is_noticed_within_one_tick_and_every_queued_job_pub
         assert maintenance.requeue_lost(runtime) == 0  # not by waiting requeue_after (an hour here)
     finally:
         runtime.close()
+
+
+def test_a_long_call_is_never_taken_over_while_its_worker_lives(
+    make_settings: Any, live: Runtime, sandbox: Sandbox, redis_url: str
+) -> None:
+    """A 2-second lease and a 4-second answer: the heartbeat renews the lease, so beat's
+    recovery finds nothing to take over mid-call, and the job ends with its one attempt."""
+    from worker import maintenance
+
+    runtime = reset_runtime(make_settings(redis_url=redis_url, lease_seconds=2.0))
+    order = "Order_" + os.urandom(13).hex()
+    sandbox.knobs("printeers", faults=[{"kind": "hang", "seconds": 4, "method": "GET", "path": order}])
+    job = runtime.intake.enqueue("track_order", "printeers", {"order_reference": order})
+    _wait_state(runtime, job.id, JobState.RUNNING.value, timeout=10)
+    deadline = time.monotonic() + 3.5
+    while time.monotonic() < deadline:  # beat's recovery, ticking through the call
+        assert maintenance.recover_stale(runtime) == 0
+        time.sleep(0.5)
+    done = wait_for(job.id, timeout=20, runtime=runtime)
+    assert done.finished and [a.outcome for a in done.attempts or []] == ["permanent"], done.to_dict()  # one attempt, not crashed
