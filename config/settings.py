@@ -23,12 +23,41 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.provider_settings import ProviderSettings, RateLimit, RateLimits, parse_rate_limits
 
-__all__ = ["FlowerSettings", "ProviderSettings", "RateLimit", "RateLimits", "RetryPolicy", "Settings", "get_settings", "parse_rate_limits"]
+__all__ = [
+    "CircuitSettings",
+    "FlowerSettings",
+    "ProviderSettings",
+    "RateLimit",
+    "RateLimits",
+    "RetryPolicy",
+    "Settings",
+    "get_settings",
+    "parse_rate_limits",
+]
 
 
 class FlowerSettings(BaseModel):
     basic_auth: SecretStr | None = None
     port: int = 5555
+
+
+class CircuitSettings(BaseModel):
+    """``PRINTRELAY_CIRCUIT__…``: when a provider account counts as down (worker.circuit).
+
+    The defaults: 5 failed calls of at least 2 jobs within 30 s is more than one job's bad luck
+    (a job's own failures never open it) and less than a minute of hammering a provider that is
+    down; probes from 2 s doubling to a minute find it back within a minute of its return.
+    """
+
+    enabled: bool = True
+    #: failed calls within ``window`` seconds that open the circuit …
+    failures: int = Field(default=5, ge=1)
+    window: float = Field(default=30.0, gt=0)
+    #: … of at least this many different jobs
+    jobs: int = Field(default=2, ge=1)
+    #: the first probe after this many seconds, doubling up to ``probe_max``
+    probe_min: float = Field(default=2.0, gt=0)
+    probe_max: float = Field(default=60.0, gt=0)
 
 
 class RetryPolicy(BaseModel):
@@ -63,6 +92,7 @@ class SettingsBase(BaseSettings):
     artifact_dir: Path = Path("./var/artifacts")
 
     flower: FlowerSettings = Field(default_factory=FlowerSettings)
+    circuit: CircuitSettings = Field(default_factory=CircuitSettings)
 
     #: Per job kind overrides of the waiting policy, e.g. PRINTRELAY_RETRY__SUBMIT_ORDER__MAX_ATTEMPTS=5.
     retry: dict[str, RetryPolicy] = Field(default_factory=dict)

@@ -1,5 +1,5 @@
-"""Each provider account at a glance (``printrelay providers``): paused or not, its buckets, the
-jobs it holds. What the console's providers page and the metrics will show too."""
+"""Each provider account at a glance (``printrelay providers``): its circuit, paused or not, its
+buckets, the jobs it holds. What the console's providers page and the metrics will show too."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ class ProviderStatus:
     waiting: int
     #: bucket name -> ``{"quota", "seconds", "available", "frozen_for"}``; ``None`` if Redis did not answer
     buckets: dict[str, dict[str, float]] | None = field(default=None)
+    #: ``{"state": closed|open|unknown, "next_probe_in", "backoff", "recent_failures"}``
+    circuit: dict[str, Any] | None = field(default=None)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -61,6 +63,7 @@ def statuses(runtime: Runtime) -> list[ProviderStatus]:
                     held.get((provider, account), 0),
                     waiting.get((provider, account), 0),
                     _buckets(runtime, provider, account),
+                    {k: v for k, v in runtime.circuit.status(provider, account).to_dict().items() if k not in ("provider", "account")},
                 )
             )
     return found

@@ -80,6 +80,15 @@ class Holds:
         with self.store.transaction() as session:
             session.execute(delete(ProviderPause).where(ProviderPause.provider == provider, ProviderPause.account == account))
             session.add(ProviderEvent(provider=provider, account=account, action="resume", actor=actor, at=now))
+        self._forget(provider, account)
+        return self.release(provider, account)
+
+    def release(self, provider: str, account: str) -> list[tuple[str, str, str]]:
+        """Queue the jobs held for the account (a resume, a closed circuit); (id, kind, provider)
+        of each, for the caller to publish. A job still held by something else (a pause, while
+        the circuit closes) is held again when a worker claims it."""
+        now = self.clock()
+        with self.store.transaction() as session:
             released = transitions.move(
                 session,
                 "dispatch",
@@ -90,7 +99,6 @@ class Holds:
                 values={"queued_at": now, "next_attempt_at": None, "updated_at": now},
                 returning=(Job.id, Job.kind, Job.provider),
             ).all()
-        self._forget(provider, account)
         return [(str(row.id), str(row.kind), str(row.provider)) for row in released]
 
     def active(self, provider: str, account: str) -> Pause | None:

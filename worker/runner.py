@@ -33,9 +33,10 @@ from config.provider_settings import ProviderSettings
 from config.settings import Settings
 from worker import dependencies, transitions
 from worker.adapters.base import Adapter, Call
+from worker.circuit import Circuit
 from worker.errors import NotConfigured
 from worker.heartbeat import Heartbeat
-from worker.holds import HELD, Holds, Pause
+from worker.holds import HELD, Holds
 from worker.metrics import Counters
 from worker.outcome import Outcome
 from worker.ratelimit import Limiter
@@ -106,6 +107,7 @@ class Runner:
         redactor: Callable[[str], Redactor] | None = None,
         holds: Holds | None = None,
         heartbeat: Heartbeat | None = None,
+        circuit: Circuit | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
@@ -120,6 +122,7 @@ class Runner:
         self.clock = clock
         self.holds = holds
         self.heartbeat = heartbeat
+        self.circuit = circuit
         self._contexts: dict[tuple[str, str, str], JobContext] = {}
         #: What follows a committed attempt, in order. Each may fail without harm: beat's
         #: release_stuck, notify_pending and dispatch_due catch up with what one missed.
@@ -173,12 +176,25 @@ class Runner:
             due = max(t for t in (job.queued_at, job.next_attempt_at, job.created_at) if t is not None)
             self.counters.queue_wait(job.provider, (self.clock() - due).total_seconds())
         if self.holds is not None and (pause := self.holds.active(job.provider, job.account)) is not None:
-            return self._hold(job, token, pause)
+            by = f"paused by {pause.actor}" + (f": {pause.reason}" if pause.reason else "")
+            return self._hold(job, token, self.holds.held_until(pause, job.deadline_at), by)
+        if self.circuit is not None and (wait := self.circuit.gate(job.provider, job.account, job.id)) is not None:
+            return self._hold(job, token, self.clock() + timedelta(seconds=wait), "its circuit is open (calls keep failing)")
         if self.limiter is not None and (handed_back := self._take_slot(job, token)) is not None:
             return handed_back
         started = self.clock()
         outcome = self.call(job)
-        return self.record(job, token, outcome, started=started)
+        state = self.record(job, token, outcome, started=started)
+        if self.circuit is not None and self.circuit.record(job.provider, job.account, job.id, outcome) == "closed":
+            self._release_held(job.provider, job.account)
+        return state
+
+    def _release_held(self, provider: str, account: str) -> None:
+        """The provider answers again: its held jobs go on, each through its rate-limit slot."""
+        if self.holds is None:
+            return
+        for job_id, kind, name in self.holds.release(provider, account):
+            self.publisher.publish(job_id, kind, name)
 
     # -- claim --------------------------------------------------------------------------------
 
@@ -277,26 +293,26 @@ class Runner:
             self.counters.bucket_wait(job.provider)
         return self._hand_back(job, token, wait, reserved=taken)
 
-    def _hold(self, job: Job, token: str, pause: Pause) -> JobState:
-        """The provider account is paused: back to waiting (``waiting_for: provider``) until
-        the pause ends, without an attempt; failed if that is past the job's deadline."""
-        assert self.holds is not None
+    def _hold(self, job: Job, token: str, until: datetime, why: str) -> JobState:
+        """The provider account is held (paused, or its circuit open): back to waiting
+        (``waiting_for: provider``) until ``until`` without an attempt; failed if the job's
+        deadline has passed."""
         now = self.clock()
         values: dict[str, Any] = {"lease_token": None, "lease_expires_at": None, "attempt_count": Job.attempt_count - 1, "updated_at": now}
-        by = f"paused by {pause.actor}" + (f": {pause.reason}" if pause.reason else "")
         if job.deadline_at is not None and job.deadline_at <= now:
             state = JobState.FAILED
-            values.update(error_code="deadline_exceeded", error_message=f"the provider stayed paused past the job's deadline ({by})")
+            values.update(error_code="deadline_exceeded", error_message=f"the provider stayed held past the job's deadline ({why})")
         else:
             state = JobState.WAITING
-            values.update(next_attempt_at=self.holds.held_until(pause, job.deadline_at), waiting_for=HELD)
+            until = min(until, job.deadline_at) if job.deadline_at is not None else until
+            values.update(next_attempt_at=until, waiting_for=HELD)
         with self.store.transaction() as session:
             transitions.move(session, "hand_back", Job.id == job.id, Job.lease_token == token, to=state, values=values)
         if state is JobState.WAITING:
-            wait = (values["next_attempt_at"] - now).total_seconds()
+            wait = (until - now).total_seconds()
             if wait <= self.settings.countdown_max:
                 self._publish(job, countdown=max(0.0, wait))
-        log.info("job %s held: %s/%s is %s", job.id, job.provider, job.account, by)
+        log.info("job %s held: %s/%s: %s", job.id, job.provider, job.account, why)
         return state
 
     def _hand_back(self, job: Job, token: str, wait: float, *, reserved: bool) -> JobState:

@@ -14,6 +14,7 @@ from celery.signals import worker_process_shutdown, worker_shutdown
 from config.celery import queue_for
 from config.settings import Settings, get_settings, use_settings
 from worker.adapters import ADAPTERS
+from worker.circuit import Circuit
 from worker.heartbeat import Heartbeat
 from worker.holds import Holds
 from worker.intake import Intake
@@ -55,6 +56,7 @@ class Runtime:
         self.intake = Intake(self.store, settings, ADAPTERS, self.publisher)
         self.holds = Holds(self.store)
         self.heartbeat = Heartbeat(self.store, settings.lease_seconds)
+        self.circuit = Circuit(self.limiter.client, settings.circuit)
         self.notifier = Notifier(self.store, self.intake, sender or CeleryPublisher())
         self.runner = Runner(
             self.store,
@@ -65,6 +67,7 @@ class Runtime:
             redactor=self.redactor,
             holds=self.holds,
             heartbeat=self.heartbeat,
+            circuit=self.circuit,
             limiter=self.limiter,
             counters=self.counters,
             notifier=self.notifier,

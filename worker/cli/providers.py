@@ -13,7 +13,7 @@ from worker.cli.tables import print_json, print_table
 @click.option("--json", "as_json", is_flag=True, help="print JSON (everything, uncut)")
 @click.pass_context
 def providers(ctx: click.Context, as_json: bool) -> None:
-    """Each provider and account: paused or not, its rate-limit buckets, the jobs it holds."""
+    """Each provider and account: its circuit, paused or not, its rate-limit buckets, the jobs it holds."""
     if ctx.invoked_subcommand is not None:
         return
     from worker import fleet
