@@ -16,7 +16,6 @@ The seams the rest of printrelay plugs into are constructor arguments: the adapt
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
-import redis
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
@@ -35,14 +33,16 @@ from worker import dependencies, transitions
 from worker.adapters.base import Adapter, Call
 from worker.circuit import Circuit
 from worker.errors import NotConfigured
+from worker.gate import Gate
 from worker.heartbeat import Heartbeat
-from worker.holds import HELD, Holds
+from worker.holds import Holds
 from worker.metrics import Counters
 from worker.outcome import Outcome
 from worker.ratelimit import Limiter
+from worker.records import attempt_row, job_values
 from worker.redact import Redactor
-from worker.states import CLAIMABLE, JobState, OutcomeKind
-from worker.store import Artifact, Attempt, Job, Store
+from worker.states import CLAIMABLE, JobState
+from worker.store import Artifact, Job, Store
 from worker.store.memo import StoreMemo
 from worker.store.types import utcnow
 from worker.waiting.policy import Decision, Policy, decide, policy_for
@@ -123,6 +123,7 @@ class Runner:
         self.holds = holds
         self.heartbeat = heartbeat
         self.circuit = circuit
+        self.gate = Gate(store, settings, self._publish_id, clock=clock, limiter=limiter, holds=holds, circuit=circuit, counters=counters)
         self._contexts: dict[tuple[str, str, str], JobContext] = {}
         #: What follows a committed attempt, in order. Each may fail without harm: beat's
         #: release_stuck, notify_pending and dispatch_due catch up with what one missed.
@@ -175,26 +176,18 @@ class Runner:
         if self.counters is not None:
             due = max(t for t in (job.queued_at, job.next_attempt_at, job.created_at) if t is not None)
             self.counters.queue_wait(job.provider, (self.clock() - due).total_seconds())
-        if self.holds is not None and (pause := self.holds.active(job.provider, job.account)) is not None:
-            by = f"paused by {pause.actor}" + (f": {pause.reason}" if pause.reason else "")
-            return self._hold(job, token, self.holds.held_until(pause, job.deadline_at), by)
-        if self.circuit is not None and (wait := self.circuit.gate(job.provider, job.account, job.id)) is not None:
-            return self._hold(job, token, self.clock() + timedelta(seconds=wait), "its circuit is open (calls keep failing)")
-        if self.limiter is not None and (handed_back := self._take_slot(job, token)) is not None:
-            return handed_back
+        try:
+            context = self.context(job)
+        except KeyError:
+            context = None  # the call fails as unknown_account; no slot is taken for it
+        held: JobState | None = self.gate.check(job, token, context.buckets if context else {})
+        if held is not None:
+            return held
         started = self.clock()
         outcome = self.call(job)
         state = self.record(job, token, outcome, started=started)
-        if self.circuit is not None and self.circuit.record(job.provider, job.account, job.id, outcome) == "closed":
-            self._release_held(job.provider, job.account)
+        self.gate.learn(job, outcome)
         return state
-
-    def _release_held(self, provider: str, account: str) -> None:
-        """The provider answers again: its held jobs go on, each through its rate-limit slot."""
-        if self.holds is None:
-            return
-        for job_id, kind, name in self.holds.release(provider, account):
-            self.publisher.publish(job_id, kind, name)
 
     # -- claim --------------------------------------------------------------------------------
 
@@ -262,84 +255,6 @@ class Runner:
             return Outcome.ambiguous("internal_error", message)
         return context.redactor.redact_outcome(outcome)
 
-    # -- rate limits -----------------------------------------------------------------------------
-
-    def _take_slot(self, job: Job, token: str) -> JobState | None:
-        """Take the call's rate-limit slots; ``None`` to go ahead, else the state the job was
-        handed back in (waiting for its slot, or failed if no slot comes before its deadline).
-
-        A hand-back is not an attempt: it writes no attempts row and counts towards nothing.
-        If Redis cannot be asked, the call goes ahead (the provider's 429 is the backstop).
-        """
-        try:
-            context = self.context(job)
-        except KeyError:
-            return None  # the call fails as unknown_account; no slot is taken for it
-        if context is None or self.limiter is None or not context.buckets:
-            return None
-        buckets = context.buckets
-        try:
-            wait, taken = self.limiter.acquire(
-                job.provider, job.account, buckets, reserve_max=self.settings.rate_limit_reserve_max, reserved=job.slot_reserved
-            )
-        except redis.RedisError:
-            log.warning("job %s: rate-limit buckets unreachable; calling without a slot", job.id)
-            return None
-        if taken and wait <= self.settings.rate_limit_inline_max:
-            if wait > 0:
-                time.sleep(wait)
-            return None
-        if self.counters is not None:
-            self.counters.bucket_wait(job.provider)
-        return self._hand_back(job, token, wait, reserved=taken)
-
-    def _hold(self, job: Job, token: str, until: datetime, why: str) -> JobState:
-        """The provider account is held (paused, or its circuit open): back to waiting
-        (``waiting_for: provider``) until ``until`` without an attempt; failed if the job's
-        deadline has passed."""
-        now = self.clock()
-        values: dict[str, Any] = {"lease_token": None, "lease_expires_at": None, "attempt_count": Job.attempt_count - 1, "updated_at": now}
-        if job.deadline_at is not None and job.deadline_at <= now:
-            state = JobState.FAILED
-            values.update(error_code="deadline_exceeded", error_message=f"the provider stayed held past the job's deadline ({why})")
-        else:
-            state = JobState.WAITING
-            until = min(until, job.deadline_at) if job.deadline_at is not None else until
-            values.update(next_attempt_at=until, waiting_for=HELD)
-        with self.store.transaction() as session:
-            transitions.move(session, "hand_back", Job.id == job.id, Job.lease_token == token, to=state, values=values)
-        if state is JobState.WAITING:
-            wait = (until - now).total_seconds()
-            if wait <= self.settings.countdown_max:
-                self._publish(job, countdown=max(0.0, wait))
-        log.info("job %s held: %s/%s: %s", job.id, job.provider, job.account, why)
-        return state
-
-    def _hand_back(self, job: Job, token: str, wait: float, *, reserved: bool) -> JobState:
-        now = self.clock()
-        when = now + timedelta(seconds=wait)
-        values: dict[str, Any] = {
-            "lease_token": None,
-            "lease_expires_at": None,
-            "attempt_count": Job.attempt_count - 1,
-            "updated_at": now,
-        }
-        if job.deadline_at is not None and when > job.deadline_at:
-            state = JobState.FAILED
-            values.update(
-                error_code="deadline_exceeded",
-                error_message=f"no rate-limit slot before the deadline (next in {wait:.0f} s)",
-            )
-        else:
-            state = JobState.WAITING
-            values.update(next_attempt_at=when, slot_reserved=reserved, waiting_for="rate_limit")
-        with self.store.transaction() as session:
-            transitions.move(session, "hand_back", Job.id == job.id, Job.lease_token == token, to=state, values=values)
-        if state is JobState.WAITING and wait <= self.settings.countdown_max:
-            self._publish(job, countdown=wait)
-        log.info("job %s waits %.2f s for a rate-limit slot%s", job.id, wait, " (reserved)" if reserved else "")
-        return state
-
     def _resolved(self, job: Job) -> dict[str, Any] | Outcome:
         """The payload with ``{"$job": …}`` references replaced by those jobs' results."""
         wanted = dependencies.check(job.payload)
@@ -383,11 +298,11 @@ class Runner:
                 Job.id == job.id,
                 Job.lease_token == token,
                 to=decision.state,
-                values=_job_values(decision, job, finished, outcome),
+                values=job_values(decision, job, finished, outcome),
             )
             moved = transitions.moved(result)
             if moved:
-                session.add(_attempt(job.id, job.attempt_count, outcome, started, finished))
+                session.add(attempt_row(job.id, job.attempt_count, outcome, started, finished))
                 if decision.state is JobState.WAITING:
                     # an operator canceled it while this attempt ran: it stops here
                     transitions.move(
@@ -455,7 +370,7 @@ class Runner:
         number = session.execute(
             update(Job).where(Job.id == job.id).values(attempt_count=Job.attempt_count + 1).returning(Job.attempt_count)
         ).scalar_one()
-        attempt = _attempt(job.id, number, outcome, started, finished)
+        attempt = attempt_row(job.id, number, outcome, started, finished)
         note = "finished after its lease expired; the job's state was left to the recovery"
         if outcome.result:
             note += f"; result: {outcome.result}"
@@ -505,48 +420,10 @@ class Runner:
                 log.exception("job %s: releasing its dependents failed", job_id)
 
     def _publish(self, job: Job, countdown: float | None = None) -> None:
+        self._publish_id(job.id, job.kind, job.provider, countdown)
+
+    def _publish_id(self, job_id: str, kind: str, provider: str, countdown: float | None = None) -> None:
         try:
-            self.publisher.publish(job.id, job.kind, job.provider, countdown=countdown)
+            self.publisher.publish(job_id, kind, provider, countdown=countdown)
         except Exception:  # the row stays waiting/queued; beat publishes it again
-            log.exception("job %s: publishing failed; beat will publish it again", job.id)
-
-
-#: What a job that an attempt sent back to waiting waits for, by the attempt's outcome.
-WAITING_FOR = {OutcomeKind.PENDING: "poll", OutcomeKind.THROTTLED: "rate_limit"}
-
-
-def _job_values(decision: Decision, job: Job, now: datetime, outcome: Outcome) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "waiting_for": WAITING_FOR.get(outcome.kind, "retry") if decision.state is JobState.WAITING else None,
-        "lease_token": None,
-        "lease_expires_at": None,
-        "next_attempt_at": decision.next_attempt_at,
-        "reconcile": decision.reconcile,
-        "slot_reserved": False,
-        "updated_at": now,
-        "error_code": decision.error_code,
-        "error_message": decision.error_message,
-    }
-    if decision.counted:
-        values["budget_used"] = job.budget_used + 1
-    if decision.result is not None:
-        values["result"] = decision.result
-    if decision.state is JobState.SKIPPED:
-        values["error_code"], values["error_message"] = None, None
-    return values
-
-
-def _attempt(job_id: str, number: int, outcome: Outcome, started: datetime, finished: datetime) -> Attempt:
-    return Attempt(
-        job_id=job_id,
-        number=number,
-        outcome=outcome.kind.value,
-        http_status=outcome.http_status,
-        retry_after=outcome.retry_after,
-        error_code=outcome.error_code if outcome.kind is not OutcomeKind.DONE else None,
-        error_message=outcome.error_message if outcome.kind is not OutcomeKind.DONE else None,
-        request=outcome.request,
-        note=outcome.note,
-        started_at=started,
-        finished_at=finished,
-    )
+            log.exception("job %s: publishing failed; beat will publish it again", job_id)
