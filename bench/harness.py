@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sandbox.server import wait_healthy
 from sandbox.services import free_port, start_redis
@@ -25,6 +26,32 @@ def redis_url() -> Iterator[str]:
         yield started.url
     finally:
         started.stop()
+
+
+def local_runtime(env: dict[str, str]) -> Any:
+    """This process's printrelay runtime for ``env`` (also put into ``os.environ``), with its
+    Celery app configured to match and its database migrated: the producer side of a benchmark."""
+    os.environ.update(env)
+    from config.celery import celery_config
+    from config.settings import get_settings, use_settings
+
+    use_settings(None)
+    from worker.app import app
+    from worker.runtime import reset_runtime
+
+    app.conf.update(celery_config(get_settings()))
+    runtime = reset_runtime(get_settings())
+    runtime.store.upgrade()
+    return runtime
+
+
+def sample_design(sandbox: str) -> Path:
+    """The sandbox's sample PNG, in a file of its own."""
+    import httpx
+
+    design = Path(tempfile.mkdtemp()) / "design.png"
+    design.write_bytes(httpx.get(f"{sandbox}/_sandbox/files/sample.png").content)
+    return design
 
 
 @contextmanager

@@ -13,10 +13,8 @@ seconds from its recovery to the last job's end.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,20 +40,10 @@ def run(sandbox: str, redis_url: str, *, circuit: bool, jobs: int, outage: float
         "PRINTRELAY_CIRCUIT__PROBE_MIN": "1",
         "PRINTRELAY_CIRCUIT__PROBE_MAX": "4",
     }
-    os.environ.update(env)
-    from config.celery import celery_config
-    from config.settings import get_settings, use_settings
-
-    use_settings(None)
-    from worker.app import app
     from worker.queries import get_job, wait_for
-    from worker.runtime import reset_runtime
 
-    app.conf.update(celery_config(get_settings()))
-    runtime = reset_runtime(get_settings())
-    runtime.store.upgrade()
-    design = Path(tempfile.mkdtemp()) / "design.png"
-    design.write_bytes(httpx.get(f"{sandbox}/_sandbox/files/sample.png").content)
+    runtime = harness.local_runtime(env)
+    design = harness.sample_design(sandbox)
     queues = "printrelay,printrelay.printeers"
     with harness.celery_worker("worker.app", env, "--pool", "threads", "--concurrency", "16", "-Q", queues):
         upload = runtime.intake.enqueue("upload_image", "printeers", {"source": str(design)})

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import httpx
 
@@ -41,20 +39,10 @@ def main() -> None:
             "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox}/printeers/v2",
             "PRINTRELAY_PRINTEERS__SECRET_KEY": "sk_bench_punctuality",
         }
-        os.environ.update(env)
-        from config.celery import celery_config
-        from config.settings import get_settings, use_settings
-
-        use_settings(None)
-        from worker.app import app
         from worker.queries import get_job, wait_for
-        from worker.runtime import reset_runtime
 
-        app.conf.update(celery_config(get_settings()))
-        runtime = reset_runtime(get_settings())
-        runtime.store.upgrade()
-        design = Path(tempfile.mkdtemp()) / "design.png"
-        design.write_bytes(httpx.get(f"{sandbox}/_sandbox/files/sample.png").content)
+        runtime = harness.local_runtime(env)
+        design = harness.sample_design(sandbox)
         with harness.celery_worker(
             "worker.app", env, "--pool", "threads", "--concurrency", str(args.concurrency), "-Q", "printrelay,printrelay.printeers"
         ):
