@@ -16,7 +16,7 @@ from celery import Task
 from sqlalchemy.exc import OperationalError
 
 from worker.app import app
-from worker.errors import PrintrelayError
+from worker.errors import DatabaseUnavailable, PrintrelayError
 from worker.runtime import get_runtime
 from worker.states import INTERNAL_KINDS, JOB_KINDS
 
@@ -29,7 +29,7 @@ def _job_task(kind: str) -> Task:  # type: ignore[type-arg]
         bind=True,
         acks_late=True,
         # The database is briefly unreachable: try again. The claim makes repeats harmless.
-        autoretry_for=(OperationalError,),
+        autoretry_for=(OperationalError, DatabaseUnavailable),
         retry_backoff=True,
         retry_backoff_max=60,
         max_retries=10,

@@ -84,3 +84,9 @@ class DatabaseMissing(PrintrelayError):
     """The configured SQLite database does not exist; the message says where it was looked for."""
 
     code = "no_database"
+
+
+class DatabaseUnavailable(PrintrelayError):
+    """The job store could not be reached: nothing was recorded, the caller may try again."""
+
+    code = "database_unavailable"

@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from config.settings import Settings
 from worker import dependencies, transitions
 from worker import notify as notifications
 from worker.adapters.base import Adapter
-from worker.errors import InvalidPayload, UnknownAccount, UnknownProvider, UnsupportedKind
+from worker.errors import DatabaseUnavailable, InvalidPayload, UnknownAccount, UnknownProvider, UnsupportedKind
 from worker.jobview import JobInfo
 from worker.runner import Publisher
 from worker.states import JobState
@@ -62,6 +63,29 @@ class Intake:
         return adapter.validate(kind, payload, settings.for_account(account), memo)
 
     def enqueue(
+        self,
+        kind: str,
+        provider: str,
+        payload: Any,
+        *,
+        account: str = "default",
+        idempotency_key: str | None = None,
+        notify: Any = None,
+        internal: bool = False,
+    ) -> JobInfo:
+        """Record a job and publish it (see :meth:`_enqueue`). A job store that cannot be
+        reached (a database restart) raises :class:`DatabaseUnavailable`: nothing was recorded,
+        and the producer may simply try again (with the same idempotency key, safely)."""
+        try:
+            return self._enqueue(
+                kind, provider, payload, account=account, idempotency_key=idempotency_key, notify=notify, internal=internal
+            )
+        except OperationalError as exc:
+            where = make_url(self.store.url).render_as_string(hide_password=True)
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+            raise DatabaseUnavailable(f"the job store at {where} cannot be reached ({reason}); nothing was recorded, try again") from None
+
+    def _enqueue(
         self,
         kind: str,
         provider: str,

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from worker.queries import wait_for
 from worker.runtime import Runtime
 
@@ -209,3 +211,26 @@ def test_a_refused_payload_lists_every_problem(live: Runtime) -> None:
     assert fields[0] == "order.shippingKind" and "order.orderlines[1].productReference" in fields and len(problems) >= 4
     assert all(p["rule"] for p in problems)
     assert "order.shippingKind" in line and "order.orderlines[0].productReference" in line and "more problems" in line
+
+
+def test_an_enqueue_while_the_database_is_unreachable_is_refused_in_one_line(live: Runtime) -> None:
+    """A job store that refuses connections (nothing listens on the port): the CLI says so in
+    one line, and Python raises printrelay's DatabaseUnavailable, with nothing recorded."""
+    from sandbox.services import free_port
+    from worker.errors import DatabaseUnavailable
+    from worker.intake import Intake
+    from worker.store import Store
+
+    down = f"postgresql+psycopg://printrelay:hunter2secret@127.0.0.1:{free_port()}/printrelay"
+    settings = live.settings.model_copy(update={"database_url": down})
+    track = json.dumps({"order_reference": "Order_5jcavdegg8n9pvgxq887jq0zbc"})
+    line = refused(cli(_with(live, settings), "enqueue", "track_order", "-p", "printeers", "--payload", track))
+    assert line.startswith("printrelay: database_unavailable: the job store at postgresql+psycopg://printrelay:***@127.0.0.1:")
+    assert "hunter2secret" not in line and "try again" in line
+    store = Store(down)
+    try:
+        intake = Intake(store, settings, live.intake.adapters, live.publisher)
+        with pytest.raises(DatabaseUnavailable):
+            intake.enqueue("track_order", "printeers", json.loads(track), idempotency_key="while-down")
+    finally:
+        store.dispose()
