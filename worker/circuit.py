@@ -108,12 +108,13 @@ class Circuit:
             return None
         failures_key, state_key, probe_key = self._keys(provider, account)
         try:
-            if not down:
-                if self.client.delete(state_key):
-                    self.client.delete(failures_key, probe_key)
+            if not down:  # one round trip: was it open, and forget it all
+                pipe = self.client.pipeline(transaction=False)
+                pipe.delete(state_key)
+                pipe.delete(failures_key, probe_key)
+                if pipe.execute()[0]:
                     log.warning("%s/%s answered again: circuit closed", provider, account)
                     return "closed"
-                self.client.delete(failures_key)
                 return None
             now = self._now()
             state = self.client.hgetall(state_key)

@@ -55,7 +55,7 @@ class Gate:
         """``None``: call now. Else the state the job was put back in (waiting, or failed)."""
         if self.holds is not None and (pause := self.holds.active(job.provider, job.account)) is not None:
             by = f"paused by {pause.actor}" + (f": {pause.reason}" if pause.reason else "")
-            return self._hold(job, token, self.holds.held_until(pause, job.deadline_at), by)
+            return self._hold(job, token, self.holds.held_until(pause), by)
         if self.circuit is not None and (wait := self.circuit.gate(job.provider, job.account, job.id)) is not None:
             return self._hold(job, token, self.clock() + timedelta(seconds=wait), "its circuit is open (calls keep failing)")
         if self.limiter is not None and buckets:

@@ -129,12 +129,10 @@ class Holds:
                 if r.until is None or r.until > now
             }
 
-    def held_until(self, pause: Pause, deadline: datetime | None) -> datetime:
-        """When a job held by ``pause`` looks again: the pause's end (or a recheck), never past
-        its deadline."""
-        now = self.clock()
-        when = pause.until or now + timedelta(seconds=RECHECK_SECONDS)
-        return min(when, deadline) if deadline is not None else when
+    def held_until(self, pause: Pause) -> datetime:
+        """When a job held by ``pause`` looks again: the pause's end, or a recheck (the gate
+        keeps it within the job's deadline)."""
+        return pause.until or self.clock() + timedelta(seconds=RECHECK_SECONDS)
 
     def _forget(self, provider: str, account: str) -> None:
         with self._lock:

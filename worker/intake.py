@@ -7,11 +7,12 @@ before the Celery message is published; if publishing fails (Redis is down) the 
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -34,6 +35,27 @@ log = logging.getLogger("printrelay.intake")
 _HOLDING = [*dependencies.UNFINISHED, JobState.NEEDS_REVIEW.value]
 
 MAX_IDEMPOTENCY_KEY = 255
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _refused_while_unreachable(method: Callable[Concatenate[Intake, P], R]) -> Callable[Concatenate[Intake, P], R]:
+    """A job store that cannot be reached (a database restart) raises
+    :class:`DatabaseUnavailable`: nothing was recorded, and the producer may simply try again
+    (with the same idempotency key, safely). The URL is shown without its password."""
+
+    @functools.wraps(method)
+    def wrapper(self: Intake, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except OperationalError as exc:
+            where = make_url(self.store.url).render_as_string(hide_password=True)
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+            raise DatabaseUnavailable(f"the job store at {where} cannot be reached ({reason}); nothing was recorded, try again") from None
+
+    return wrapper
 
 
 class Intake:
@@ -62,30 +84,8 @@ class Intake:
         memo = StoreMemo(self.store, provider, account)
         return adapter.validate(kind, payload, settings.for_account(account), memo)
 
+    @_refused_while_unreachable
     def enqueue(
-        self,
-        kind: str,
-        provider: str,
-        payload: Any,
-        *,
-        account: str = "default",
-        idempotency_key: str | None = None,
-        notify: Any = None,
-        internal: bool = False,
-    ) -> JobInfo:
-        """Record a job and publish it (see :meth:`_enqueue`). A job store that cannot be
-        reached (a database restart) raises :class:`DatabaseUnavailable`: nothing was recorded,
-        and the producer may simply try again (with the same idempotency key, safely)."""
-        try:
-            return self._enqueue(
-                kind, provider, payload, account=account, idempotency_key=idempotency_key, notify=notify, internal=internal
-            )
-        except OperationalError as exc:
-            where = make_url(self.store.url).render_as_string(hide_password=True)
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
-            raise DatabaseUnavailable(f"the job store at {where} cannot be reached ({reason}); nothing was recorded, try again") from None
-
-    def _enqueue(
         self,
         kind: str,
         provider: str,
