@@ -102,8 +102,10 @@ class Circuit:
         except redis.RedisError:
             return None
 
-    def record(self, provider: str, account: str, job_id: str, outcome: Outcome) -> str | None:
-        """Learn from one call; ``"opened"`` or ``"closed"`` when the circuit changed."""
+    def record(self, provider: str, account: str, job_id: str, outcome: Outcome) -> str | float | None:
+        """Learn from one call: ``"opened"`` or ``"closed"`` when the circuit changed; for a
+        probe that failed, the seconds until the next probe (the probe job waits them out,
+        its failure spent on the circuit's behalf, not counted against its own budget)."""
         if not self.settings.enabled or (down := provider_down(outcome)) is None:
             return None
         failures_key, state_key, probe_key = self._keys(provider, account)
@@ -123,6 +125,7 @@ class Circuit:
                     backoff = min(float(state[b"backoff"]) * 2, self.settings.probe_max)
                     self.client.hset(state_key, mapping={"backoff": backoff, "next_probe": now + backoff})
                     self.client.delete(probe_key)
+                    return backoff
                 return None
             pipe = self.client.pipeline()
             pipe.zadd(failures_key, {f"{job_id}@{now}": now})

@@ -62,14 +62,17 @@ class Gate:
             return self._take_slot(job, token, buckets)
         return None
 
-    def learn(self, job: Job, outcome: Outcome) -> None:
-        """Tell the circuit what the call said; when it closes, the held jobs go on (each
-        through its rate-limit slot)."""
-        if self.circuit is None or self.circuit.record(job.provider, job.account, job.id, outcome) != "closed":
-            return
-        if self.holds is not None:
+    def learn(self, job: Job, outcome: Outcome) -> float | None:
+        """Tell the circuit what the call said. When it closes, the held jobs go on (each
+        through its rate-limit slot). Returns the seconds a failed probe waits before the next
+        one: the probe's failure is the circuit's, not counted against the job's budget."""
+        if self.circuit is None:
+            return None
+        learned = self.circuit.record(job.provider, job.account, job.id, outcome)
+        if learned == "closed" and self.holds is not None:
             for job_id, kind, provider in self.holds.release(job.provider, job.account):
                 self.publish(job_id, kind, provider, None)
+        return learned if isinstance(learned, float) else None
 
     def _take_slot(self, job: Job, token: str, buckets: dict[str, tuple[int, float]]) -> JobState | None:
         """Take the call's rate-limit slots; ``None`` to go ahead, else the state the job was

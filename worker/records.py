@@ -18,9 +18,10 @@ from worker.waiting.policy import Decision
 WAITING_FOR = {OutcomeKind.PENDING: "poll", OutcomeKind.THROTTLED: "rate_limit"}
 
 
-def job_values(decision: Decision, job: Job, now: datetime, outcome: Outcome) -> dict[str, Any]:
+def job_values(decision: Decision, job: Job, now: datetime, outcome: Outcome, waiting_for: str | None = None) -> dict[str, Any]:
+    """``waiting_for`` overrides what a waiting job waits for (a failed probe waits for its provider)."""
     values: dict[str, Any] = {
-        "waiting_for": WAITING_FOR.get(outcome.kind, "retry") if decision.state is JobState.WAITING else None,
+        "waiting_for": (waiting_for or WAITING_FOR.get(outcome.kind, "retry")) if decision.state is JobState.WAITING else None,
         "lease_token": None,
         "lease_expires_at": None,
         "next_attempt_at": decision.next_attempt_at,

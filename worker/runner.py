@@ -35,13 +35,13 @@ from worker.circuit import Circuit
 from worker.errors import NotConfigured
 from worker.gate import Gate
 from worker.heartbeat import Heartbeat
-from worker.holds import Holds
+from worker.holds import HELD, Holds
 from worker.metrics import Counters
 from worker.outcome import Outcome
 from worker.ratelimit import Limiter
 from worker.records import attempt_row, job_values
 from worker.redact import Redactor
-from worker.states import CLAIMABLE, JobState
+from worker.states import CLAIMABLE, JobState, OutcomeKind
 from worker.store import Artifact, Job, Store
 from worker.store.memo import StoreMemo
 from worker.store.types import utcnow
@@ -185,9 +185,8 @@ class Runner:
             return held
         started = self.clock()
         outcome = self.call(job)
-        state = self.record(job, token, outcome, started=started)
-        self.gate.learn(job, outcome)
-        return state
+        probe_wait = self.gate.learn(job, outcome)
+        return self.record(job, token, outcome, started=started, probe_wait=probe_wait)
 
     # -- claim --------------------------------------------------------------------------------
 
@@ -270,11 +269,15 @@ class Runner:
 
     # -- record ---------------------------------------------------------------------------------
 
-    def record(self, job: Job, token: str, outcome: Outcome, *, started: datetime, called: bool = True) -> JobState | None:
+    def record(
+        self, job: Job, token: str, outcome: Outcome, *, started: datetime, called: bool = True, probe_wait: float | None = None
+    ) -> JobState | None:
         """Write the attempt and the job's next state in one transaction (if we still hold the lease).
 
         ``called=False`` is for the recovery, which made no call: if someone else moved the job on
-        first (another recovery tick, a late worker), it records nothing at all.
+        first (another recovery tick, a late worker), it records nothing at all. ``probe_wait``:
+        the call was its circuit's probe and failed transiently; the job waits for the next probe
+        (``waiting_for: provider``) without the attempt counting against its budget.
         """
         finished = self.clock()
         adapter = self.adapters.get(job.provider)
@@ -291,6 +294,12 @@ class Runner:
             idempotent=adapter is not None and job.kind in adapter.idempotent,
             can_reconcile=adapter is not None and job.kind in adapter.reconcilable,
         )
+        waiting_for = None
+        if probe_wait is not None and outcome.kind is OutcomeKind.TRANSIENT:
+            until = finished + timedelta(seconds=probe_wait)
+            if job.deadline_at is None or until <= job.deadline_at:
+                decision = Decision(JobState.WAITING, next_attempt_at=until, reconcile=decision.reconcile)
+                waiting_for = HELD
         with self.store.transaction() as session:
             result = transitions.move(
                 session,
@@ -298,7 +307,7 @@ class Runner:
                 Job.id == job.id,
                 Job.lease_token == token,
                 to=decision.state,
-                values=job_values(decision, job, finished, outcome),
+                values=job_values(decision, job, finished, outcome, waiting_for),
             )
             moved = transitions.moved(result)
             if moved:
