@@ -66,7 +66,11 @@ def sandbox() -> Iterator[str]:
         yield root
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:  # a request still hanging on purpose
+            process.kill()
+            process.wait(10)
 
 
 @contextmanager
@@ -97,8 +101,44 @@ def celery_worker(app: str, env: dict[str, str], *args: str) -> Iterator[subproc
         time.sleep(2.5)  # the worker connects and starts consuming
         yield process
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, 30)
+
+
+@contextmanager
+def celery_beat(app: str, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """``celery beat`` with a schedule file of its own."""
+    folder = Path(tempfile.mkdtemp(prefix="printrelay-bench-"))
+    with (folder / "beat.log").open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", app, "beat", "--loglevel", "WARNING", "--schedule", str(folder / "schedule")],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        stop(process, 10)
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A database of its own on ``PRINTRELAY_BENCH_POSTGRES_URL`` (default: the server of the local
+    ``test`` database), dropped at the end."""
+    from sandbox.services import postgres_database as created
+
+    with created(
+        os.environ.get("PRINTRELAY_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"), "printrelay_bench"
+    ) as url:
+        yield url
+
+
+def stop(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM (a warm shutdown), then SIGKILL after ``grace`` seconds."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)

@@ -12,6 +12,10 @@ Choices that matter:
   so a crash strands little and long calls don't hoard work.
 - ``visibility_timeout`` is an hour: countdowns longer than it would be redelivered by Redis and
   run twice, which is why printrelay sends only short waits (``countdown_max``) as countdowns.
+- Redis may go away (a restart, a failover): workers reconnect for as long as it takes
+  (``broker_connection_max_retries=None``; Celery's default gives up after 100 tries and the
+  worker exits), and socket timeouts make a silent broker (no reset, a partition) an error
+  after seconds instead of a publish that hangs forever.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from config.settings import Settings
 
 DEFAULT_QUEUE = "printrelay"
 VISIBILITY_TIMEOUT = 3600
+#: A broker that does not answer a command within this many seconds is taken for gone (kombu's
+#: BRPOP waits 1 s at a time, well within it).
+BROKER_SOCKET_TIMEOUT = 10.0
 
 
 def queue_for(provider: str) -> str:
@@ -39,7 +46,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         "broker_url": settings.redis_url,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "broker_connection_retry": True,
+        "broker_connection_max_retries": None,
+        "broker_transport_options": {
+            "visibility_timeout": VISIBILITY_TIMEOUT,
+            "socket_timeout": BROKER_SOCKET_TIMEOUT,
+            "socket_connect_timeout": 3,
+            "socket_keepalive": True,
+        },
         "result_backend": None,
         "task_ignore_result": True,
         "task_serializer": "json",

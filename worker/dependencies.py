@@ -27,22 +27,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
 from worker import transitions
 from worker.errors import InvalidPayload
+from worker.publishing import Publisher, publish_all
 from worker.states import JobState
 from worker.store import Dependency, Job, Store
 from worker.store.types import utcnow
 
 log = logging.getLogger("printrelay.dependencies")
-
-
-class Publisher(Protocol):
-    def publish(self, job_id: str, kind: str, provider: str, *, countdown: float | None = None) -> None: ...
 
 
 DEPENDENCY_FAILED = "dependency_failed"
@@ -196,11 +193,7 @@ def settle(store: Store, publisher: Publisher, job_ids: Sequence[str]) -> int:
                 ).first()
                 if row is not None:
                     moved.append(row)
-    for job_id, kind, provider in moved:
-        try:
-            publisher.publish(job_id, kind, provider)
-        except Exception:
-            log.exception("job %s released but not published; requeue_lost will publish it", job_id)
+    publish_all(store, publisher, [(job_id, kind, provider) for job_id, kind, provider in moved])
     for job_id in failed:  # what waited for a job that just failed fails too, now (a chain of $job)
         release(store, publisher, job_id)
     return len(moved) + len(failed)

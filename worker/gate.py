@@ -27,9 +27,11 @@ from worker.circuit import Circuit
 from worker.holds import HELD, Holds
 from worker.metrics import Counters
 from worker.outcome import Outcome
+from worker.publishing import Publisher, publish_all
 from worker.ratelimit import Limiter
 from worker.states import JobState
 from worker.store import Job, Store
+from worker.store.reachability import retrying
 from worker.store.types import utcnow
 
 log = logging.getLogger("printrelay.gate")
@@ -40,7 +42,7 @@ class Gate:
         self,
         store: Store,
         settings: Settings,
-        publish: Callable[[str, str, str, float | None], None],
+        publisher: Publisher,
         *,
         clock: Callable[[], datetime] = utcnow,
         limiter: Limiter | None = None,
@@ -48,7 +50,7 @@ class Gate:
         circuit: Circuit | None = None,
         counters: Counters | None = None,
     ) -> None:
-        self.store, self.settings, self.publish, self.clock = store, settings, publish, clock
+        self.store, self.settings, self.publisher, self.clock = store, settings, publisher, clock
         self.limiter, self.holds, self.circuit, self.counters = limiter, holds, circuit, counters
 
     def check(self, job: Job, token: str, buckets: dict[str, tuple[int, float]]) -> JobState | None:
@@ -70,8 +72,7 @@ class Gate:
             return None
         learned = self.circuit.record(job.provider, job.account, job.id, outcome)
         if learned == "closed" and self.holds is not None:
-            for job_id, kind, provider in self.holds.release(job.provider, job.account):
-                self.publish(job_id, kind, provider, None)
+            publish_all(self.store, self.publisher, self.holds.release(job.provider, job.account))
         return learned if isinstance(learned, float) else None
 
     def _take_slot(self, job: Job, token: str, buckets: dict[str, tuple[int, float]]) -> JobState | None:
@@ -110,12 +111,11 @@ class Gate:
             state = JobState.WAITING
             until = min(until, job.deadline_at) if job.deadline_at is not None else until
             values.update(next_attempt_at=until, waiting_for=HELD)
-        with self.store.transaction() as session:
-            transitions.move(session, "hand_back", Job.id == job.id, Job.lease_token == token, to=state, values=values)
+        self._move_back(job, token, state, values)
         if state is JobState.WAITING:
             wait = (until - now).total_seconds()
             if wait <= self.settings.countdown_max:
-                self.publish(job.id, job.kind, job.provider, max(0.0, wait))
+                self._publish_wait(job, max(0.0, wait))
         log.info("job %s held: %s/%s: %s", job.id, job.provider, job.account, why)
         return state
 
@@ -137,9 +137,23 @@ class Gate:
         else:
             state = JobState.WAITING
             values.update(next_attempt_at=when, slot_reserved=reserved, waiting_for="rate_limit")
-        with self.store.transaction() as session:
-            transitions.move(session, "hand_back", Job.id == job.id, Job.lease_token == token, to=state, values=values)
+        self._move_back(job, token, state, values)
         if state is JobState.WAITING and wait <= self.settings.countdown_max:
-            self.publish(job.id, job.kind, job.provider, wait)
+            self._publish_wait(job, wait)
         log.info("job %s waits %.2f s for a rate-limit slot%s", job.id, wait, " (reserved)" if reserved else "")
         return state
+
+    def _publish_wait(self, job: Job, wait: float) -> None:
+        """A short wait also goes out as a countdown (punctuality); if it cannot, the job is due
+        on its own and beat's dispatcher queues it."""
+        try:
+            self.publisher.publish(job.id, job.kind, job.provider, countdown=wait)
+        except Exception:
+            log.warning("job %s: its countdown could not be published; beat dispatches it when due", job.id)
+
+    def _move_back(self, job: Job, token: str, state: JobState, values: dict[str, Any]) -> None:
+        """The hand-back itself, waiting for an unreachable database (safe to repeat: a second
+        try after a lost COMMIT matches no row, the lease token being gone)."""
+        for attempt in retrying(timeout=self.settings.database_retry_seconds):
+            with attempt, self.store.transaction() as session:
+                transitions.move(session, "hand_back", Job.id == job.id, Job.lease_token == token, to=state, values=values)

@@ -8,7 +8,8 @@ rate-limit slots like any job, so they go on spaced out, not as a herd.
 
 The pause lives in the database, not in Redis: a Redis that forgot must not unpause a provider.
 Workers read it through a cache of :data:`CACHE_SECONDS`, so a pause reaches every worker
-within about a second, at the cost of one small query per provider account and second.
+within about a second, at the cost of one small query per provider account and second. While the
+database cannot be reached, a worker goes by what it last read.
 
     >>> holds = Holds(store)                                                 # doctest: +SKIP
     >>> holds.pause("printeers", "default", seconds=600, reason="their outage", actor="cli:ops")  # doctest: +SKIP
@@ -29,6 +30,7 @@ from worker import transitions
 from worker.jobview import iso
 from worker.states import JobState
 from worker.store import Job, ProviderEvent, ProviderPause, Store
+from worker.store.reachability import unreachable
 from worker.store.types import utcnow
 
 #: How long a worker trusts what it read about a pause.
@@ -109,11 +111,18 @@ class Holds:
         if cached is not None and cached[0] > time.monotonic():
             pause = cached[1]
         else:
-            with self.store.transaction() as session:
-                row = session.get(ProviderPause, key)
-                pause = Pause(row.provider, row.account, row.until, row.reason, row.actor, row.at) if row else None
-            with self._lock:
-                self._cache[key] = (time.monotonic() + CACHE_SECONDS, pause)
+            try:
+                with self.store.transaction() as session:
+                    row = session.get(ProviderPause, key)
+                    pause = Pause(row.provider, row.account, row.until, row.reason, row.actor, row.at) if row else None
+            except Exception as exc:
+                if not unreachable(exc):
+                    raise
+                # the database blinked: what this process last knew is the best answer there is
+                pause = cached[1] if cached is not None else None
+            else:
+                with self._lock:
+                    self._cache[key] = (time.monotonic() + CACHE_SECONDS, pause)
         if pause is not None and pause.until is not None and pause.until <= self.clock():
             return None  # it ran out
         return pause

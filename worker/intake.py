@@ -2,7 +2,8 @@
 
 A payload that breaks a rule is refused before anything is written. The job row is committed
 before the Celery message is published; if publishing fails (Redis is down) the job stays
-``queued`` and beat's ``requeue_lost`` publishes it later, so an accepted job is never lost.
+``queued``, marked unpublished, and beat publishes it as soon as Redis answers
+(:mod:`worker.publishing`), so an accepted job is never lost.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from worker import notify as notifications
 from worker.adapters.base import Adapter
 from worker.errors import DatabaseUnavailable, InvalidPayload, UnknownAccount, UnknownProvider, UnsupportedKind
 from worker.jobview import JobInfo
-from worker.runner import Publisher
+from worker.publishing import Publisher, publish_all
 from worker.states import JobState
 from worker.store import Dependency, Job, Store
 from worker.store.memo import StoreMemo
@@ -154,10 +155,7 @@ class Intake:
             raise
         if state is not JobState.QUEUED:
             return JobInfo.of(job)
-        try:
-            self.publisher.publish(job.id, kind, provider)
-        except Exception:
-            log.exception("job %s recorded but not published; beat's requeue_lost will publish it", job.id)
+        publish_all(self.store, self.publisher, [(job.id, kind, provider)])
         return JobInfo.of(job)
 
     def _adapter(self, provider: str, *, internal: bool) -> Adapter[Any]:

@@ -3,21 +3,23 @@
 Each function does one bounded scan over an index (``state, next_attempt_at``;
 ``state, lease_expires_at``; ``state, queued_at``), so a tick costs O(matching jobs), not
 O(all jobs). Every publish happens after the commit; a publish that fails leaves the job
-``queued`` for the next ``requeue_lost`` tick.
+``queued`` and marked unpublished, for the next tick's :func:`publish_unpublished`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 
 from worker import dependencies, transitions
 from worker.outcome import Outcome
+from worker.publishing import publish_all
 from worker.runtime import Runtime
 from worker.states import JobState, OutcomeKind
 from worker.store import Job
@@ -89,24 +91,34 @@ def redis_forgot(runtime: Runtime, limit: int = BATCH) -> int:
     return published
 
 
+def publish_unpublished(runtime: Runtime, limit: int = BATCH) -> int:
+    """Queued jobs whose publish failed (Redis was away; :mod:`worker.publishing`) are published
+    now that it may be back. Returns how many were tried."""
+    return _publish_queued(runtime, Job.queued_at.is_(None), Job.created_at, limit)
+
+
 def requeue_lost(runtime: Runtime, limit: int = BATCH) -> int:
     """Queued jobs nobody claimed for ``requeue_after`` seconds (a flushed or restarted Redis,
     a failed publish) are published again. A duplicate message is harmless: the claim decides."""
+    cutoff = runtime.runner.clock() - timedelta(seconds=runtime.settings.requeue_after)
+    lost = _publish_queued(runtime, Job.queued_at <= cutoff, Job.queued_at, limit)
+    if lost:
+        log.warning("requeued %d queued jobs that no worker claimed", lost)
+    return lost
+
+
+def _publish_queued(runtime: Runtime, which: ColumnElement[bool], order: Any, limit: int) -> int:
+    """Queued jobs matching ``which`` (at most ``limit``, by ``order``): ``queued_at`` now, published."""
     now = runtime.runner.clock()
-    cutoff = now - timedelta(seconds=runtime.settings.requeue_after)
     with runtime.store.transaction() as session:
-        lost = session.execute(
-            select(Job.id, Job.kind, Job.provider)
-            .where(Job.state == JobState.QUEUED.value, Job.queued_at <= cutoff)
-            .order_by(Job.queued_at)
-            .limit(limit)
+        rows = session.execute(
+            select(Job.id, Job.kind, Job.provider).where(Job.state == JobState.QUEUED.value, which).order_by(order).limit(limit)
         ).all()
-        if not lost:
+        if not rows:
             return 0
-        session.execute(update(Job).where(Job.id.in_([row.id for row in lost])).values(queued_at=now))
-    _publish_all(runtime, lost)
-    log.warning("requeued %d queued jobs that no worker claimed", len(lost))
-    return len(lost)
+        session.execute(update(Job).where(Job.id.in_([row.id for row in rows])).values(queued_at=now))
+    _publish_all(runtime, rows)
+    return len(rows)
 
 
 def release_stuck(runtime: Runtime, limit: int = BATCH) -> int:
@@ -128,7 +140,11 @@ def notify_pending(runtime: Runtime, limit: int = 500) -> int:
 
 def recover_stale(runtime: Runtime, limit: int = BATCH) -> int:
     """Running jobs whose lease expired (their worker died) get a ``crashed`` attempt and go on
-    as the policy says: retried, reconciled first, or sent to review."""
+    as the policy says: retried, reconciled first, or sent to review.
+
+    A worker that could not write its attempt (the database was unreachable) journalled the
+    outcome (:mod:`worker.journal`): the recovery records that answer instead of a crash, so a
+    known answer never becomes an ambiguous one."""
     now = runtime.runner.clock()
     with runtime.store.transaction() as session:
         stale = list(
@@ -138,19 +154,28 @@ def recover_stale(runtime: Runtime, limit: int = BATCH) -> int:
     for job in stale:
         if job.lease_token is None:
             continue
-        outcome = Outcome(
-            OutcomeKind.CRASHED, error_code="worker_lost", error_message="the worker running this attempt stopped before recording it"
+        entry = runtime.journal.take(job.id, job.lease_token)
+        if entry is not None:
+            note = "; ".join(filter(None, [entry.outcome.note, "recorded from the outcome journal: its worker could not write it"]))
+            outcome, started, finished = replace(entry.outcome, note=note), entry.started, entry.finished
+        else:
+            outcome = Outcome(
+                OutcomeKind.CRASHED,
+                error_code="worker_lost",
+                error_message="the worker running this attempt stopped before recording it",
+            )
+            started, finished = job.updated_at, None
+        state = runtime.runner.record(
+            job, job.lease_token, outcome, started=started, finished=finished, called=False, probe_wait=entry.probe_wait if entry else None
         )
-        if runtime.runner.record(job, job.lease_token, outcome, started=job.updated_at, called=False) is not None:
+        if state is not None:
             recovered += 1
+            if entry is not None:
+                runtime.journal.drop(job.id, job.lease_token)
     if recovered:
         log.warning("recovered %d jobs from lost workers", recovered)
     return recovered
 
 
 def _publish_all(runtime: Runtime, rows: Sequence[Any]) -> None:
-    for row in rows:
-        try:
-            runtime.publisher.publish(row.id, row.kind, row.provider)
-        except Exception:
-            log.exception("publishing job %s failed; requeue_lost will try again", row.id)
+    publish_all(runtime.store, runtime.publisher, [(row.id, row.kind, row.provider) for row in rows])

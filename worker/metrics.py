@@ -10,12 +10,18 @@
 
 The last three are counted by the workers in Redis (``printrelay:metrics:*``): shared by all
 workers, read by ``printrelay metrics``.
+
+Per provider account, as ``printrelay providers`` shows them (:mod:`worker.fleet`):
+``printrelay_jobs_held``, ``printrelay_provider_paused``, ``printrelay_circuit_open`` (1 while
+its circuit holds its jobs), ``printrelay_bucket_available{bucket}`` and
+``printrelay_bucket_frozen_seconds{bucket}`` (a 429's Retry-After still running).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
@@ -24,6 +30,9 @@ from sqlalchemy import func, select
 
 from worker.store import Attempt, Job, ProviderPause, Store
 from worker.store.types import utcnow
+
+if TYPE_CHECKING:
+    from worker.fleet import ProviderStatus
 
 PREFIX = "printrelay:metrics"
 log = logging.getLogger("printrelay.metrics")
@@ -58,8 +67,8 @@ class Counters:
 
 
 class JobsCollector(Collector):
-    def __init__(self, store: Store, client: redis.Redis) -> None:
-        self.store, self.client = store, client
+    def __init__(self, store: Store, client: redis.Redis, statuses: Callable[[], list[ProviderStatus]] | None = None) -> None:
+        self.store, self.client, self.statuses = store, client, statuses
 
     def collect(self) -> Iterator[Metric]:
         jobs = GaugeMetricFamily("printrelay_jobs", "Jobs by state, provider and kind", labels=["state", "provider", "kind"])
@@ -105,6 +114,27 @@ class JobsCollector(Collector):
             for provider, value in sorted(self._hash(name).items()):
                 family.add_metric([provider], value)
             yield family
+        if self.statuses is not None:
+            yield from self._accounts(self.statuses())
+
+    def _accounts(self, statuses: list[ProviderStatus]) -> Iterator[Metric]:
+        circuit = GaugeMetricFamily(
+            "printrelay_circuit_open", "1 while the account's circuit holds its jobs", labels=["provider", "account"]
+        )
+        available = GaugeMetricFamily("printrelay_bucket_available", "Calls a bucket allows now", labels=["provider", "account", "bucket"])
+        frozen = GaugeMetricFamily(
+            "printrelay_bucket_frozen_seconds", "Seconds a 429 still freezes the bucket", labels=["provider", "account", "bucket"]
+        )
+        for status in statuses:
+            state = (status.circuit or {}).get("state")
+            if state in ("open", "closed"):
+                circuit.add_metric([status.provider, status.account], 1.0 if state == "open" else 0.0)
+            for name, bucket in (status.buckets or {}).items():
+                available.add_metric([status.provider, status.account, name], bucket["available"])
+                frozen.add_metric([status.provider, status.account, name], bucket["frozen_for"])
+        yield circuit
+        yield available
+        yield frozen
 
     def _hash(self, name: str) -> dict[str, float]:
         try:

@@ -6,7 +6,7 @@ An adapter never raises for a provider's answer: every response, odd or not, bec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from worker.states import OutcomeKind
@@ -46,6 +46,25 @@ class Outcome:
 
     def with_request(self, request: str) -> Outcome:
         return replace(self, request=self.request or request)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values (the outcome journal keeps outcomes in Redis this way)."""
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Outcome:
+        """The inverse of :meth:`to_dict`.
+
+        >>> Outcome.from_dict(Outcome.done({"order_reference": "Order_x"}).to_dict()).result
+        {'order_reference': 'Order_x'}
+        """
+        values = dict(data)
+        values["kind"] = OutcomeKind(values["kind"])
+        if values.get("artifact") is not None:
+            values["artifact"] = StoredFile.of(values["artifact"])
+        return cls(**values)
 
     # Constructors that read like the DESIGN's vocabulary.
     @classmethod

@@ -8,6 +8,11 @@ Every state change is one conditional UPDATE, so the database row is the lock:
   if the lease token still matches: a worker whose lease was taken over (it was presumed
   crashed) cannot overwrite what the recovery decided.
 
+A database that cannot be reached for a while (:mod:`worker.store.reachability`) is waited for:
+claims retry, and an attempt whose call was made keeps its outcome — journalled in Redis
+(:mod:`worker.journal`) after a first failed write, so that a worker dying meanwhile does not turn
+a known answer into a ``crashed`` one — until the database takes it.
+
 The seams the rest of printrelay plugs into are constructor arguments: the adapters, a
 :class:`Publisher` (Celery, in production) and the clock; what follows a committed attempt
 (releasing dependents, announcing the end, publishing a short wait) is :attr:`Runner.after_commit`.
@@ -15,13 +20,15 @@ The seams the rest of printrelay plugs into are constructor arguments: the adapt
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import or_, select, update
@@ -32,18 +39,21 @@ from config.settings import Settings
 from worker import dependencies, transitions
 from worker.adapters.base import Adapter, Call
 from worker.circuit import Circuit
-from worker.errors import NotConfigured
+from worker.errors import DatabaseUnavailable, NotConfigured
 from worker.gate import Gate
 from worker.heartbeat import Heartbeat
 from worker.holds import HELD, Holds
+from worker.journal import Entry, Journal
 from worker.metrics import Counters
 from worker.outcome import Outcome
+from worker.publishing import Publisher
 from worker.ratelimit import Limiter
 from worker.records import attempt_row, job_values
 from worker.redact import Redactor
 from worker.states import CLAIMABLE, JobState, OutcomeKind
-from worker.store import Artifact, Job, Store
+from worker.store import Artifact, Attempt, Job, Store
 from worker.store.memo import StoreMemo
+from worker.store.reachability import retrying, unreachable
 from worker.store.types import utcnow
 from worker.waiting.policy import Decision, Policy, decide, policy_for
 
@@ -51,12 +61,6 @@ if TYPE_CHECKING:
     from worker.notify import Notifier
 
 log = logging.getLogger("printrelay.runner")
-
-
-class Publisher(Protocol):
-    """Puts "run job X" on the queue; Celery in production (``worker.app``)."""
-
-    def publish(self, job_id: str, kind: str, provider: str, *, countdown: float | None = None) -> None: ...
 
 
 class ClaimResult(Enum):
@@ -108,6 +112,7 @@ class Runner:
         holds: Holds | None = None,
         heartbeat: Heartbeat | None = None,
         circuit: Circuit | None = None,
+        journal: Journal | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
@@ -123,7 +128,8 @@ class Runner:
         self.holds = holds
         self.heartbeat = heartbeat
         self.circuit = circuit
-        self.gate = Gate(store, settings, self._publish_id, clock=clock, limiter=limiter, holds=holds, circuit=circuit, counters=counters)
+        self.journal = journal
+        self.gate = Gate(store, settings, publisher, clock=clock, limiter=limiter, holds=holds, circuit=circuit, counters=counters)
         self._contexts: dict[tuple[str, str, str], JobContext] = {}
         #: What follows a committed attempt, in order. Each may fail without harm: beat's
         #: release_stuck, notify_pending and dispatch_due catch up with what one missed.
@@ -180,19 +186,40 @@ class Runner:
             context = self.context(job)
         except KeyError:
             context = None  # the call fails as unknown_account; no slot is taken for it
-        held: JobState | None = self.gate.check(job, token, context.buckets if context else {})
-        if held is not None:
-            return held
         started = self.clock()
-        outcome = self.call(job)
+        try:
+            held: JobState | None = self.gate.check(job, token, context.buckets if context else {})
+            if held is not None:
+                return held
+            payload = self._resolved(job)
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            # The database stayed away for longer than the gate's retries: no call is made, and
+            # the attempt says so (it is recorded, or journalled, like any other).
+            not_called = Outcome.transient("database_unavailable", "the job store could not be reached before the call; no call was made")
+            return self.record(job, token, not_called, started=started)
+        started = self.clock()
+        outcome = self.call(job, payload)
         probe_wait = self.gate.learn(job, outcome)
         return self.record(job, token, outcome, started=started, probe_wait=probe_wait)
 
     # -- claim --------------------------------------------------------------------------------
 
     def claim(self, job_id: str) -> Claim:
-        now = self.clock()
+        """Take the job if it is claimable and due. Waits for an unreachable database (up to
+        ``database_retry_seconds``); a try whose COMMIT happened but whose answer was lost is
+        recognised by its lease token on the next, so the claim is neither lost nor doubled."""
         token = str(uuid.uuid4())
+        for attempt in retrying(timeout=self.settings.database_retry_seconds):
+            with attempt:
+                if attempt.num == 2:
+                    log.warning("job %s: the job store is unreachable; claiming it when it is back", job_id)
+                return self._claim(job_id, token)
+        raise AssertionError("retrying() returns or raises")  # pragma: no cover
+
+    def _claim(self, job_id: str, token: str) -> Claim:
+        now = self.clock()
         values = {
             "lease_token": token,
             "lease_expires_at": now + timedelta(seconds=self.settings.lease_seconds),
@@ -211,14 +238,18 @@ class Runner:
             current = session.get(Job, job_id)
         if current is None:
             return Claim(ClaimResult.NOT_FOUND)
+        if current.lease_token == token:  # an earlier try's commit landed; its answer did not
+            return Claim(ClaimResult.CLAIMED, job=current, token=token)
         if current.state in CLAIMABLE and current.next_attempt_at is not None:
             return Claim(ClaimResult.NOT_DUE, job=current, due_in=(current.next_attempt_at - now).total_seconds())
         return Claim(ClaimResult.NOT_CLAIMABLE, job=current)
 
     # -- call ---------------------------------------------------------------------------------
 
-    def call(self, job: Job) -> Outcome:
-        """One attempt through the job's adapter. Never raises: a bug becomes an Outcome too."""
+    def call(self, job: Job, payload: dict[str, Any] | Outcome | None = None) -> Outcome:
+        """One attempt through the job's adapter. Never raises: a bug becomes an Outcome too.
+        ``payload``: the job's payload with its references resolved (:meth:`_resolved`), if the
+        caller resolved it already."""
         try:
             context = self.context(job)
         except KeyError as exc:
@@ -226,7 +257,8 @@ class Runner:
         if context is None:
             return Outcome.permanent("unsupported_kind", f"{job.provider} does not support {job.kind}")
         try:
-            payload = self._resolved(job)
+            if payload is None:
+                payload = self._resolved(job)
             if isinstance(payload, Outcome):
                 return payload
             call = Call(
@@ -259,8 +291,11 @@ class Runner:
         wanted = dependencies.check(job.payload)
         if not wanted:
             return job.payload
-        with self.store.transaction() as session:
-            results: dict[str, dict[str, Any] | None] = dict(session.execute(select(Job.id, Job.result).where(Job.id.in_(wanted))).all())
+        for attempt in retrying(timeout=self.settings.database_retry_seconds):
+            with attempt, self.store.transaction() as session:
+                results: dict[str, dict[str, Any] | None] = dict(
+                    session.execute(select(Job.id, Job.result).where(Job.id.in_(wanted))).all()
+                )
         try:
             resolved: dict[str, Any] = dependencies.resolve(job.payload, results)
         except KeyError as exc:
@@ -270,16 +305,25 @@ class Runner:
     # -- record ---------------------------------------------------------------------------------
 
     def record(
-        self, job: Job, token: str, outcome: Outcome, *, started: datetime, called: bool = True, probe_wait: float | None = None
+        self,
+        job: Job,
+        token: str,
+        outcome: Outcome,
+        *,
+        started: datetime,
+        called: bool = True,
+        probe_wait: float | None = None,
+        finished: datetime | None = None,
     ) -> JobState | None:
         """Write the attempt and the job's next state in one transaction (if we still hold the lease).
 
         ``called=False`` is for the recovery, which made no call: if someone else moved the job on
         first (another recovery tick, a late worker), it records nothing at all. ``probe_wait``:
         the call was its circuit's probe and failed transiently; the job waits for the next probe
-        (``waiting_for: provider``) without the attempt counting against its budget.
+        (``waiting_for: provider``) without the attempt counting against its budget. ``finished``:
+        when the call ended, if not now (an outcome recovered from the journal).
         """
-        finished = self.clock()
+        finished = finished or self.clock()
         adapter = self.adapters.get(job.provider)
         try:
             context = self.context(job)
@@ -290,7 +334,7 @@ class Runner:
             policy=context.policy if context else policy_for(job.kind, self.settings),
             budget_used=job.budget_used,
             deadline_at=job.deadline_at,
-            now=finished,
+            now=self.clock(),
             idempotent=adapter is not None and job.kind in adapter.idempotent,
             can_reconcile=adapter is not None and job.kind in adapter.reconcilable,
         )
@@ -300,6 +344,69 @@ class Runner:
             if job.deadline_at is None or until <= job.deadline_at:
                 decision = Decision(JobState.WAITING, next_attempt_at=until, reconcile=decision.reconcile)
                 waiting_for = HELD
+        write = functools.partial(self._write, job, token, outcome, decision, waiting_for, started, finished, called=called)
+        moved = self._durably(write, job, token, Entry(outcome, started, finished, probe_wait), called=called)
+        if not moved:
+            if called:
+                log.warning("job %s: lease lost before attempt %s finished; recovery decides", job.id, job.attempt_count)
+            return None
+        log.info(
+            "job %s %s/%s attempt %s: %s -> %s",
+            job.id,
+            job.provider,
+            job.kind,
+            job.attempt_count,
+            outcome.kind.value,
+            decision.state.value,
+        )
+        self._after(job, decision, finished)
+        return decision.state
+
+    def _durably(self, write: Callable[[], bool], job: Job, token: str, entry: Entry, *, called: bool) -> bool:
+        """Run ``write`` until the database takes it. After a first failure the outcome of a call
+        that was made is journalled (:mod:`worker.journal`); once it is, the worker gives up after
+        ``database_retry_seconds`` and leaves it to the recovery. An outcome that could not be
+        journalled either is held on to until the database is back: it exists nowhere else."""
+        journalled = False
+        give_up_at = time.monotonic() + self.settings.database_retry_seconds
+        for attempt in retrying(timeout=None):
+            with attempt:
+                try:
+                    moved = write()
+                except Exception as exc:
+                    if not unreachable(exc):
+                        raise
+                    if called and not journalled and self.journal is not None:
+                        journalled = self.journal.keep(job.id, token, entry)
+                    if (journalled or not called) and time.monotonic() > give_up_at:
+                        raise DatabaseUnavailable(
+                            f"job {job.id}: the job store stayed unreachable; "
+                            + ("the outcome is journalled for the recovery" if journalled else "the recovery takes the job over")
+                        ) from exc
+                    if attempt.num == 1:
+                        log.warning(
+                            "job %s: the job store is unreachable; attempt %s is recorded when it is back", job.id, job.attempt_count
+                        )
+                    raise
+        if journalled and self.journal is not None:
+            self.journal.drop(job.id, token)
+        return moved
+
+    def _write(
+        self,
+        job: Job,
+        token: str,
+        outcome: Outcome,
+        decision: Decision,
+        waiting_for: str | None,
+        started: datetime,
+        finished: datetime,
+        *,
+        called: bool,
+    ) -> bool:
+        """One transaction: the attempts row and the job's move. ``True`` if the job moved, or
+        this very attempt is found recorded already (a lost answer to an earlier try)."""
+        adapter = self.adapters.get(job.provider)
         with self.store.transaction() as session:
             result = transitions.move(
                 session,
@@ -309,7 +416,7 @@ class Runner:
                 to=decision.state,
                 values=job_values(decision, job, finished, outcome, waiting_for),
             )
-            moved = transitions.moved(result)
+            moved = bool(transitions.moved(result))
             if moved:
                 session.add(attempt_row(job.id, job.attempt_count, outcome, started, finished))
                 if decision.state is JobState.WAITING:
@@ -336,22 +443,8 @@ class Runner:
                         )
                     )
             elif called:
-                self._record_late(session, job, outcome, started, finished)
-        if not moved:
-            if called:
-                log.warning("job %s: lease lost before attempt %s finished; recovery decides", job.id, job.attempt_count)
-            return None
-        log.info(
-            "job %s %s/%s attempt %s: %s -> %s",
-            job.id,
-            job.provider,
-            job.kind,
-            job.attempt_count,
-            outcome.kind.value,
-            decision.state.value,
-        )
-        self._after(job, decision, finished)
-        return decision.state
+                moved = self._record_late(session, job, outcome, started, finished)
+        return moved
 
     def _skip_superseded(self, session: Session, job: Job, kinds: tuple[str, ...], now: datetime) -> None:
         """Unfinished jobs that this one made unnecessary (updates of an order just deleted)."""
@@ -373,9 +466,16 @@ class Runner:
             },
         )
 
-    def _record_late(self, session: Session, job: Job, outcome: Outcome, started: datetime, finished: datetime) -> None:
+    def _record_late(self, session: Session, job: Job, outcome: Outcome, started: datetime, finished: datetime) -> bool:
         """The lease expired mid-call and recovery took the job over. Keep what the call did as
-        its own attempt (a fresh number) without touching the job's state."""
+        its own attempt (a fresh number) without touching the job's state — unless this attempt
+        is recorded already: by an earlier try whose COMMIT landed but whose answer was lost, or
+        by the recovery from the journal (``True``: nothing more to write)."""
+        recorded = session.execute(
+            select(Attempt.outcome).where(Attempt.job_id == job.id, Attempt.number == job.attempt_count)
+        ).scalar_one_or_none()
+        if recorded == outcome.kind.value and outcome.kind is not OutcomeKind.CRASHED:
+            return True
         number = session.execute(
             update(Job).where(Job.id == job.id).values(attempt_count=Job.attempt_count + 1).returning(Job.attempt_count)
         ).scalar_one()
@@ -385,6 +485,7 @@ class Runner:
             note += f"; result: {outcome.result}"
         attempt.note = note
         session.add(attempt)
+        return False
 
     def _after(self, job: Job, decision: Decision, now: datetime) -> None:
         """Run the :attr:`after_commit` hooks once the attempt's transaction has committed."""

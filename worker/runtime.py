@@ -18,11 +18,13 @@ from worker.circuit import Circuit
 from worker.heartbeat import Heartbeat
 from worker.holds import Holds
 from worker.intake import Intake
+from worker.journal import Journal
 from worker.metrics import Counters
 from worker.notify import Notifier, TaskSender
+from worker.publishing import Publisher
 from worker.ratelimit import Limiter
 from worker.redact import Redactor
-from worker.runner import Publisher, Runner
+from worker.runner import Runner
 from worker.store import Store
 
 log = logging.getLogger("printrelay.runtime")
@@ -57,6 +59,7 @@ class Runtime:
         self.holds = Holds(self.store)
         self.heartbeat = Heartbeat(self.store, settings.lease_seconds)
         self.circuit = Circuit(self.limiter.client, settings.circuit)
+        self.journal = Journal(self.limiter.client)
         self.notifier = Notifier(self.store, self.intake, sender or CeleryPublisher())
         self.runner = Runner(
             self.store,
@@ -68,6 +71,7 @@ class Runtime:
             holds=self.holds,
             heartbeat=self.heartbeat,
             circuit=self.circuit,
+            journal=self.journal,
             limiter=self.limiter,
             counters=self.counters,
             notifier=self.notifier,

@@ -81,3 +81,8 @@ def test_a_scrape_after_some_jobs(make_settings: Any, sandbox: Any, image_file: 
     assert samples[("printrelay_queue_wait_seconds_count", (("provider", "printeers"),))] == 7
     assert samples[("printrelay_throttled_total", (("provider", "printeers"),))] == 1
     assert samples[("printrelay_bucket_waits_total", (("provider", "printeers"),))] == 1
+    # per provider account, as `printrelay providers` shows them
+    account = (("account", "default"), ("provider", "printeers"))
+    assert samples[("printrelay_circuit_open", account)] == 0
+    assert samples[("printrelay_bucket_frozen_seconds", (*account[:1], ("bucket", "default"), account[1]))] > 0  # the 429's 5 s
+    assert ("printrelay_bucket_available", (*account[:1], ("bucket", "uploads"), account[1])) in samples

@@ -154,6 +154,9 @@ def test_a_flaky_provider_ends_every_job_cleanly(make_settings: Any, live: Runti
             redis_url=live.settings.redis_url,
             printeers={"read_timeout": 0.5},
             retry={"cancel_order": {"base": 0.05, "cap": 0.2, "max_attempts": 4}},
+            # 40 % errors may open the circuit now and then; no beat runs in this process, so its
+            # holds must stay short enough to go out as countdowns (a probe backoff of 32 s did not)
+            circuit={"probe_max": 4.0},
         )
     )
     sandbox.printeers_config(order_step_seconds=600)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,28 +13,16 @@ from typing import Any
 
 import pytest
 import redis
-from celery import Celery
 
-from config.celery import queue_for
 from tests.conftest import Sandbox
+from tests.workers import BrokerPublisher, environment, wait_state
+from tests.workers import processes as started_processes
 from worker.queries import get_job, wait_for
 from worker.runtime import Runtime, reset_runtime
 from worker.states import JobState
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 LEASE = 3
-
-
-class BrokerPublisher:
-    """Publishes to the test's private Redis database (not the in-process worker's)."""
-
-    def __init__(self, url: str) -> None:
-        self.app = Celery("publisher", broker=url)
-        self.app.conf.update(task_serializer="json", broker_connection_retry_on_startup=True)
-
-    def publish(self, job_id: str, kind: str, provider: str, *, countdown: float | None = None) -> None:
-        self.app.send_task(f"printrelay.{kind}", kwargs={"job_id": job_id}, queue=queue_for(provider), countdown=countdown)
 
 
 @pytest.fixture
@@ -52,51 +39,16 @@ def reliable(make_settings: Any, private_redis_url: str) -> Iterator[Runtime]:
 
 @pytest.fixture
 def processes(reliable: Runtime, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    settings = reliable.settings
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRINTRELAY_")}
-    env.update(
-        PRINTRELAY_REDIS_URL=settings.redis_url,
-        PRINTRELAY_DATABASE_URL=settings.database_url,
-        PRINTRELAY_PRINTEERS__BASE_URL=settings.printeers.base_url,
-        PRINTRELAY_PRINTEERS__SECRET_KEY=settings.printeers.secret_key.get_secret_value(),  # type: ignore[union-attr]
-        PRINTRELAY_PRINTEERS__READ_TIMEOUT="30",
+    env = environment(
+        reliable.settings,
         PRINTRELAY_LEASE_SECONDS=str(LEASE),
         PRINTRELAY_REQUEUE_AFTER="2",
         PRINTRELAY_RETRY__UPLOAD_IMAGE__BASE="0.5",
         # a little under the sandbox's limit in the shared-limit test; generous elsewhere
         PRINTRELAY_PRINTEERS__RATE_LIMITS="default=4/1,uploads=5000/86400",
     )
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(*args: str) -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"{args[0]}-{len(started)}.log").open("wb")
-        process = subprocess.Popen([sys.executable, "-m", "worker.cli", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        started.append(process)
-        if args[0] == "worker":
-            _wait_for_log(tmp_path / f"{args[0]}-{len(started) - 1}.log", "ready")
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-
-
-def _wait_for_log(path: Path, text: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in path.read_text(errors="replace"):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path.name} never said {text!r}:\n{path.read_text(errors='replace')[-2000:]}")
-        time.sleep(0.1)
-
-
-def _wait_state(runtime: Runtime, job_id: str, state: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while get_job(job_id, attempts=False, runtime=runtime).state != state:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"job {job_id} never reached {state}")
-        time.sleep(0.05)
+    with started_processes(env, tmp_path) as started:
+        yield started.start
 
 
 def test_a_killed_worker_loses_nothing_and_repeats_no_order(reliable: Runtime, processes: Any, sandbox: Sandbox, image_file: Path) -> None:
@@ -106,7 +58,7 @@ def test_a_killed_worker_loses_nothing_and_repeats_no_order(reliable: Runtime, p
     # An idempotent upload killed mid-call: recovered and completed.
     sandbox.fault(kind="hang", seconds=4, method="POST", path="/images")
     upload = reliable.intake.enqueue("upload_image", "printeers", {"source": str(image_file)})
-    _wait_state(reliable, upload.id, "running")
+    wait_state(reliable, upload.id, "running")
     time.sleep(0.5)  # the request is at the sandbox now
     first.send_signal(signal.SIGKILL)
     first.wait(10)
@@ -131,7 +83,7 @@ def test_a_killed_worker_never_repeats_an_order(reliable: Runtime, processes: An
         }
     }
     submit = reliable.intake.enqueue("submit_order", "printeers", order)
-    _wait_state(reliable, submit.id, "running")
+    wait_state(reliable, submit.id, "running")
     time.sleep(0.5)
     first.send_signal(signal.SIGKILL)
     first.wait(10)
@@ -239,7 +191,7 @@ def test_a_long_call_is_never_taken_over_while_its_worker_lives(
     order = "Order_" + os.urandom(13).hex()
     sandbox.knobs("printeers", faults=[{"kind": "hang", "seconds": 4, "method": "GET", "path": order}])
     job = runtime.intake.enqueue("track_order", "printeers", {"order_reference": order})
-    _wait_state(runtime, job.id, JobState.RUNNING.value, timeout=10)
+    wait_state(runtime, job.id, JobState.RUNNING.value, timeout=10)
     deadline = time.monotonic() + 3.5
     while time.monotonic() < deadline:  # beat's recovery, ticking through the call
         assert maintenance.recover_stale(runtime) == 0

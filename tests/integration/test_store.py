@@ -109,9 +109,21 @@ def test_a_job_whose_publish_failed_is_kept_queued(runtime: Runtime) -> None:
         def publish(self, *args: Any, **kwargs: Any) -> None:
             raise ConnectionError("redis is down")
 
+    working = runtime.intake.publisher
     runtime.intake.publisher = Broken()
     job = runtime.intake.enqueue("track_order", "printeers", TRACK)
     assert job.state == "queued"
+    with runtime.store.transaction() as session:
+        row = session.get(Job, job.id)
+        # kept queued, and marked unpublished (queued_at NULL) for beat's next tick
+        assert row is not None and row.state == "queued" and row.queued_at is None
+
+    from worker import maintenance
+
+    runtime.intake.publisher = working
+    assert isinstance(working, RecordingPublisher)
+    assert maintenance.publish_unpublished(runtime) >= 1
+    assert job.id in {job_id for job_id, *_ in working.published}
     with runtime.store.transaction() as session:
         row = session.get(Job, job.id)
         assert row is not None and row.state == "queued" and row.queued_at is not None

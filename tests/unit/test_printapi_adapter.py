@@ -29,7 +29,7 @@ ORDER = {
 
 SETTINGS = PrintapiSettings(base_url=BASE, client_id="cid", client_secret="csecret")  # type: ignore[arg-type]
 #: One client per adapter, as the runtime keeps one per provider and account: the token cache is its auth's.
-CLIENTS: dict[int, httpx.Client] = {}
+CLIENTS: dict[PrintapiAdapter, httpx.Client] = {}  # by the adapter itself: an id() is reused once it is freed
 
 
 def make_call(
@@ -43,8 +43,8 @@ def make_call(
 ) -> Call:
     settings = SETTINGS
     if redactor is not None:
-        CLIENTS[id(adapter)] = adapter.client(settings, redactor.remember, timeout=2)
-    client = CLIENTS.setdefault(id(adapter), adapter.client(settings, timeout=2))
+        CLIENTS[adapter] = adapter.client(settings, redactor.remember, timeout=2)
+    client = CLIENTS.setdefault(adapter, adapter.client(settings, timeout=2))
     return Call(
         kind=kind,
         payload=payload,

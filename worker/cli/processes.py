@@ -79,18 +79,20 @@ def flower(ctx: click.Context, unauthenticated: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9100, show_default=True, type=int)
 def metrics(host: str, port: int) -> None:
-    """Serve Prometheus metrics of the jobs (states, attempts, queue waits, bucket waits, 429s)."""
+    """Serve Prometheus metrics of the jobs (states, attempts, queue waits, bucket waits, 429s)
+    and of each provider account (circuit, pause, buckets, jobs held)."""
     import time
 
     from prometheus_client import start_http_server
     from prometheus_client.registry import CollectorRegistry
 
+    from worker import fleet
     from worker.metrics import JobsCollector
     from worker.runtime import get_runtime
 
     runtime = get_runtime()
     registry = CollectorRegistry()
-    registry.register(JobsCollector(runtime.store, runtime.limiter.client))
+    registry.register(JobsCollector(runtime.store, runtime.limiter.client, lambda: fleet.statuses(runtime)))
     start_http_server(port, addr=host, registry=registry)
     click.echo(f"printrelay metrics on http://{host}:{port}/metrics")
     while True:

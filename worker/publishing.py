@@ -1,0 +1,64 @@
+"""Publishing queued jobs after their commit, and remembering the ones that could not be.
+
+The row is the truth and the Celery message only says "look at job X", so a message that cannot
+go out (Redis down, a failover) loses nothing: the job stays ``queued``. So that it does not wait
+``requeue_after`` for beat's ``requeue_lost`` either, a job whose publish failed is marked
+unpublished (``queued_at`` is NULL) and beat's every-second tick publishes it again as soon as
+Redis answers (:func:`worker.maintenance.publish_unpublished`).
+
+    >>> publish_all(store, publisher, [(job.id, job.kind, job.provider)])   # doctest: +SKIP
+    1
+
+Warning: only for jobs that are ``queued``. A wait sent as a countdown is the dispatcher's
+business when it fails (the job is ``waiting`` and becomes due on its own).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Protocol
+
+from sqlalchemy import update
+
+from worker.states import JobState
+from worker.store import Job, Store
+
+log = logging.getLogger("printrelay.publishing")
+
+
+class Publisher(Protocol):
+    """Puts "run job X" on the queue; Celery in production (``worker.runtime.CeleryPublisher``)."""
+
+    def publish(self, job_id: str, kind: str, provider: str, *, countdown: float | None = None) -> None: ...
+
+
+def publish_all(store: Store, publisher: Publisher, rows: Iterable[tuple[str, str, str]]) -> int:
+    """Publish each queued (id, kind, provider); how many went out. At the first failure the
+    rest are not tried (Redis is away: each try would cost its timeout) and all of them are
+    marked unpublished."""
+    pending = list(rows)
+    for index, (job_id, kind, provider) in enumerate(pending):
+        try:
+            publisher.publish(job_id, kind, provider)
+        except Exception as exc:
+            failed = [row[0] for row in pending[index:]]
+            log.warning(
+                "publishing %d queued jobs failed (%s: %s); beat publishes them when the broker answers",
+                len(failed),
+                type(exc).__name__,
+                exc,
+            )
+            mark_unpublished(store, failed)
+            return index
+    return len(pending)
+
+
+def mark_unpublished(store: Store, job_ids: list[str]) -> None:
+    """``queued_at`` NULL: beat's next tick publishes them. Best-effort: a job left marked as
+    published is still found by ``requeue_lost`` after ``requeue_after``."""
+    try:
+        with store.transaction() as session:
+            session.execute(update(Job).where(Job.id.in_(job_ids), Job.state == JobState.QUEUED.value).values(queued_at=None))
+    except Exception:
+        log.warning("could not mark %d jobs unpublished; requeue_lost will find them", len(job_ids), exc_info=True)
