@@ -96,6 +96,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             # Copies of the providers' catalogues (worker.catalogue): refetched once a day; the
             # hourly tick also fetches a missing copy soon after a new account appears.
             "refresh-catalogues": {"task": "printrelay.maintenance.refresh_catalogues", "schedule": 3600.0, "options": {"expires": 600}},
+            # Forgetting finished jobs by age (worker.retention): hourly, in bounded batches.
+            "retention": {"task": "printrelay.maintenance.retention", "schedule": 3600.0, "options": {"expires": 600}},
             "release-stuck": {
                 "task": "printrelay.maintenance.release_stuck",
                 "schedule": min(30.0, settings.requeue_after / 2),

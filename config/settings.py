@@ -25,10 +25,12 @@ from config.provider_settings import ProviderSettings, RateLimit, RateLimits, pa
 
 __all__ = [
     "CircuitSettings",
+    "ConsoleSettings",
     "FlowerSettings",
     "ProviderSettings",
     "RateLimit",
     "RateLimits",
+    "RetentionSettings",
     "RetryPolicy",
     "Settings",
     "get_settings",
@@ -39,6 +41,34 @@ __all__ = [
 class FlowerSettings(BaseModel):
     basic_auth: SecretStr | None = None
     port: int = 5555
+
+
+class ConsoleSettings(BaseModel):
+    """``PRINTRELAY_CONSOLE__…``: the job-level web page (``printrelay console``).
+
+    ``basic_auth`` (``user:password``) may act; ``viewer_auth`` (``user:password``) only reads.
+    Without ``basic_auth`` the console does not start unless told ``--unauthenticated``.
+    """
+
+    basic_auth: SecretStr | None = None
+    viewer_auth: SecretStr | None = None
+    port: int = 5556
+
+
+class RetentionSettings(BaseModel):
+    """``PRINTRELAY_RETENTION__…``: forgetting finished jobs in time (worker.retention).
+
+    90 days keeps a quarter's history for support and accounting questions; 30 days of customer
+    data covers returns and reprints, after which an order's names and addresses have no
+    business in a job log. 0 turns either off.
+    """
+
+    #: finished jobs (and their attempts) are deleted this many days after they ended
+    finished_days: float = Field(default=90, ge=0)
+    #: the customer data in a finished job's payload is replaced by a marker after this many days
+    scrub_days: float = Field(default=30, ge=0)
+    #: jobs per transaction, so that each holds its locks only briefly
+    batch: int = Field(default=1000, ge=1, le=10000)
 
 
 class CircuitSettings(BaseModel):
@@ -92,7 +122,9 @@ class SettingsBase(BaseSettings):
     artifact_dir: Path = Path("./var/artifacts")
 
     flower: FlowerSettings = Field(default_factory=FlowerSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     circuit: CircuitSettings = Field(default_factory=CircuitSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     #: Per job kind overrides of the waiting policy, e.g. PRINTRELAY_RETRY__SUBMIT_ORDER__MAX_ATTEMPTS=5.
     retry: dict[str, RetryPolicy] = Field(default_factory=dict)

@@ -42,9 +42,10 @@ def retry_failed(
     since: str | None = None,
     dry_run: bool = False,
     actor: str | None = None,
+    account: str | None = None,
 ) -> dict[str, Any]:
     ids = Admin(get_runtime()).retry_failed(
-        actor=_actor(self, actor), provider=provider, kind=kind, error_code=error_code, since=since, dry_run=dry_run
+        actor=_actor(self, actor), provider=provider, kind=kind, error_code=error_code, since=since, account=account, dry_run=dry_run
     )
     return {"count": len(ids), "job_ids": ids, "dry_run": dry_run}
 

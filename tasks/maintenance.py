@@ -70,6 +70,13 @@ def notify_pending() -> int:
     return maintenance.notify_pending(get_runtime())
 
 
+@app.task(name="printrelay.maintenance.retention", ignore_result=True)
+@tick
+def retention() -> int:
+    """Hourly: scrub and purge finished jobs by age (PRINTRELAY_RETENTION__…, worker.retention)."""
+    return maintenance.retention(get_runtime())
+
+
 @app.task(name="printrelay.maintenance.refresh_catalogues", ignore_result=True)
 def refresh_catalogues() -> int:
     """Refetch the catalogue copies older than a day (see :mod:`worker.catalogue`)."""

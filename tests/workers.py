@@ -109,3 +109,28 @@ def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.05
         if time.monotonic() > deadline:
             raise TimeoutError(what)
         time.sleep(interval)
+
+
+@contextmanager
+def console_server(settings: Settings, logs: Path, **extra: str) -> Iterator[str]:
+    """``printrelay console`` on a free port, seeing ``settings``' Redis, database and Printeers
+    (plus ``extra``); its root URL once it answers."""
+    import httpx
+
+    from sandbox.services import free_port
+
+    port = free_port()
+    env = environment(settings, **extra)
+    with processes(env, logs) as started:
+        process = started.start("console", "--port", str(port))
+        root = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(root, timeout=1)
+                break
+            except httpx.HTTPError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the console did not start:\n{started.log_of(process)[-2000:]}") from None
+                time.sleep(0.1)
+        yield root

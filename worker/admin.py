@@ -12,6 +12,8 @@ Every action is one conditional UPDATE (so it cannot race a worker into a double
   its current attempt. Canceling a ``needs_review`` job is how an operator says "dealt with":
   the jobs queued behind it on the same order go on.
 - ``retry_failed``: ``retry`` for every failed job matching the filters (``dry_run`` counts).
+- A job whose customer data retention scrubbed (:mod:`worker.retention`) can be neither retried
+  nor replayed: what it would send is gone.
 - ``pause`` / ``resume`` a provider account (:mod:`worker.holds`): its jobs wait without
   spending attempts; resuming queues them at once. Recorded in ``provider_events``.
 """
@@ -25,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from worker import transitions
+from worker import privacy, transitions
 from worker.errors import JobNotFound, PrintrelayError
 from worker.publishing import publish_all
 from worker.runtime import Runtime
@@ -140,24 +142,34 @@ class Admin:
         kind: str | None = None,
         error_code: str | None = None,
         since: str | None = None,
+        account: str | None = None,
         dry_run: bool = False,
     ) -> list[str]:
-        """Retry every failed job matching the filters; the ids (only counted with ``dry_run``)."""
+        """Retry every failed job matching the filters; the ids retried (with ``dry_run``, those
+        that match)."""
         query = select(Job.id).where(Job.state == JobState.FAILED.value).order_by(Job.created_at)
         if provider:
             query = query.where(Job.provider == provider)
         if kind:
             query = query.where(Job.kind == kind)
+        if account:
+            query = query.where(Job.account == account)
         if error_code:
             query = query.where(Job.error_code == error_code)
         if since:
             query = query.where(Job.updated_at >= self.runtime.runner.clock() - parse_duration(since))
         with self.runtime.store.transaction() as session:
             ids = list(session.execute(query).scalars())
-        if not dry_run:
-            for job_id in ids:
+        if dry_run:
+            return ids
+        retried = []
+        for job_id in ids:
+            try:
                 self._requeue(job_id, "retry", (JobState.FAILED,), actor=actor, fresh_budget=True, detail="retry-failed")
-        return ids
+            except NotAllowed:
+                continue  # scrubbed, or moved on since it was listed
+            retried.append(job_id)
+        return retried
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -173,6 +185,11 @@ class Admin:
         detail: str | None = None,
     ) -> Done:
         job = self._get(job_id)
+        if job.scrubbed_at is not None and privacy.is_scrubbed(job.payload):
+            raise NotAllowed(
+                f"job {job_id} cannot {action}: its customer data was scrubbed on {job.scrubbed_at:%Y-%m-%d} "
+                "(PRINTRELAY_RETENTION__SCRUB_DAYS); enqueue the order again instead"
+            )
         adapter = self.runtime.runner.adapters.get(job.provider)
         deadline = (adapter.policy(job.kind, self.runtime.settings) if adapter else policy_for(job.kind, self.runtime.settings)).deadline
         now = self.runtime.runner.clock()

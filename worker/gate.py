@@ -55,7 +55,11 @@ class Gate:
 
     def check(self, job: Job, token: str, buckets: dict[str, tuple[int, float]]) -> JobState | None:
         """``None``: call now. Else the state the job was put back in (waiting, or failed)."""
-        if self.holds is not None and (pause := self.holds.active(job.provider, job.account)) is not None:
+        if (
+            self.holds is not None
+            and self.holds.active(job.provider, job.account) is not None
+            and (pause := self.holds.active(job.provider, job.account, fresh=True)) is not None
+        ):
             by = f"paused by {pause.actor}" + (f": {pause.reason}" if pause.reason else "")
             return self._hold(job, token, self.holds.held_until(pause), by)
         if self.circuit is not None and (wait := self.circuit.gate(job.provider, job.account, job.id)) is not None:

@@ -103,12 +103,14 @@ class Holds:
             ).all()
         return [(str(row.id), str(row.kind), str(row.provider)) for row in released]
 
-    def active(self, provider: str, account: str) -> Pause | None:
-        """The pause in force for the account, if any (read at most once a second per process)."""
+    def active(self, provider: str, account: str, *, fresh: bool = False) -> Pause | None:
+        """The pause in force for the account, if any (read at most once a second per process;
+        ``fresh`` reads it now: before holding a job, as a resume elsewhere releases held jobs
+        at once and a cached pause would hold them again)."""
         key = (provider, account)
         with self._lock:
             cached = self._cache.get(key)
-        if cached is not None and cached[0] > time.monotonic():
+        if cached is not None and cached[0] > time.monotonic() and not fresh:
             pause = cached[1]
         else:
             try:

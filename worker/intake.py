@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from config.settings import Settings
-from worker import dependencies, transitions
+from worker import dependencies, references, transitions
 from worker import notify as notifications
 from worker.adapters.base import Adapter
 from worker.errors import DatabaseUnavailable, InvalidPayload, UnknownAccount, UnknownProvider, UnsupportedKind
@@ -148,6 +148,7 @@ class Intake:
                 session.add(job)
                 session.flush()
                 session.add_all(Dependency(job_id=job.id, depends_on=other, ordering=ordering) for other, ordering in links)
+                references.add(session, job.id, references.of_payload(adapter, normalised), "payload")
         except IntegrityError:
             # Another producer won the race for this idempotency key: theirs is the job.
             if idempotency_key is not None and (existing := self._existing(kind, provider, account, idempotency_key)):

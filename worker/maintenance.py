@@ -179,3 +179,19 @@ def recover_stale(runtime: Runtime, limit: int = BATCH) -> int:
 
 def _publish_all(runtime: Runtime, rows: Sequence[Any]) -> None:
     publish_all(runtime.store, runtime.publisher, [(row.id, row.kind, row.provider) for row in rows])
+
+
+def retention(runtime: Runtime) -> int:
+    """Scrub, then purge, the finished jobs that are old enough (:mod:`worker.retention`);
+    how many jobs were touched."""
+    from worker import retention as forget
+
+    settings, now = runtime.settings.retention, runtime.runner.clock()
+    touched = 0
+    if settings.scrub_days:
+        before = now - timedelta(days=settings.scrub_days)
+        touched += forget.scrub(runtime.store, runtime.runner.adapters, before=before, now=now, batch=settings.batch)
+    if settings.finished_days:
+        before = now - timedelta(days=settings.finished_days)
+        touched += forget.purge(runtime.store, before=before, batch=settings.batch, artifact_dir=runtime.settings.artifact_dir).jobs
+    return touched

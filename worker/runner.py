@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from config.provider_settings import ProviderSettings
 from config.settings import Settings
-from worker import dependencies, transitions
+from worker import dependencies, references, transitions
 from worker.adapters.base import Adapter, Call
 from worker.circuit import Circuit
 from worker.errors import DatabaseUnavailable, NotConfigured
@@ -431,6 +431,8 @@ class Runner:
                     )
                 if decision.state is JobState.SUCCEEDED and adapter is not None and job.sequence_key:
                     self._skip_superseded(session, job, adapter.supersedes.get(job.kind, ()), finished)
+                if decision.state is JobState.SUCCEEDED and adapter is not None and decision.result:
+                    references.add(session, job.id, references.of_result(adapter, decision.result), "result")
                 if decision.state is JobState.SUCCEEDED and (artifact := outcome.artifact) is not None:
                     session.add(
                         Artifact(

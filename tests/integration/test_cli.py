@@ -184,15 +184,16 @@ def test_a_command_run_from_an_empty_directory_leaves_no_file_and_says_where_it_
 def test_job_ids_by_prefix_and_ambiguous_prefixes_name_the_candidates(runtime: Runtime) -> None:
     """Jobs recorded but not run (the runtime publishes nowhere), then given ids that share a prefix."""
     live = runtime
-    from sqlalchemy import update
+    from sqlalchemy import delete, update
 
-    from worker.store import Job
+    from worker.store import Job, JobReference
 
     track = {"order_reference": "Order_5jcavdegg8n9pvgxq887jq0zbc"}
     first, second = (live.intake.enqueue("track_order", "printeers", track, idempotency_key=f"prefix-{n}-{os.getpid()}").id for n in (1, 2))
     twins = ("feedbeef-0000-4000-8000-" + os.urandom(6).hex(), "feedbeef-0001-4000-8000-" + os.urandom(6).hex())
     with live.store.transaction() as session:
         for old, new in zip((first, second), twins, strict=True):
+            session.execute(delete(JobReference).where(JobReference.job_id == old))  # they name the old id
             session.execute(update(Job).where(Job.id == old).values(id=new))
     line = refused(cli(live, "jobs", "show", "feedbeef"))
     assert "ambiguous_job_id" in line and twins[0] in line and twins[1] in line

@@ -115,9 +115,9 @@ def test_the_compose_file_validates_against_the_compose_specification(tmp_path: 
 
 def test_the_compose_services_start_in_order_and_run_real_commands() -> None:
     services = compose()["services"]
-    assert {"redis", "postgres", "migrate", "worker", "beat", "flower", "sandbox"} <= set(services)
+    assert {"redis", "postgres", "migrate", "worker", "beat", "flower", "console", "sandbox"} <= set(services)
     assert "--appendonly" in services["redis"]["command"] and "yes" in services["redis"]["command"]
-    for name in ("redis", "postgres", "worker", "sandbox"):
+    for name in ("redis", "postgres", "worker", "console", "sandbox"):
         assert "healthcheck" in services[name], f"{name} has no health check"
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in ("worker", "beat"):

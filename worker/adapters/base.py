@@ -127,6 +127,17 @@ class Adapter(Generic[S]):
     #: The provider has a catalogue worth a local copy (:meth:`fetch_catalogue`,
     #: :mod:`worker.catalogue`) that enqueue-time rules consult.
     has_catalogue: ClassVar[bool] = False
+    #: Payload fields that are references a person quotes — the producer's own order ids, the
+    #: provider's ids a path needs — as paths (:mod:`worker.payload_paths`). ``printrelay jobs
+    #: find`` and the console's search match them (:mod:`worker.references`).
+    payload_references: ClassVar[tuple[str, ...]] = ("order_reference", "order_uid", "order_id")
+    #: Result fields that are the provider's references (``Order_…``, an order uid, an image).
+    result_references: ClassVar[tuple[str, ...]] = ("order_reference", "order_uid", "order_id", "image_reference")
+    #: Payload fields that hold customer data (names, addresses, e-mails, phone numbers): masked
+    #: in the console and scrubbed from jobs finished long ago (:mod:`worker.privacy`).
+    customer_data: ClassVar[tuple[str, ...]] = ()
+    #: Payload fields that are secrets of some kind (a design's access token): masked in the console.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
 
     @property
     def kinds(self) -> frozenset[str]:

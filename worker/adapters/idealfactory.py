@@ -135,6 +135,17 @@ class IdealfactoryAdapter(Adapter[IdealfactorySettings]):
     }
     idempotent = frozenset({"update_order", "poll_print_file", "track_order"})
     reconcilable = frozenset({"cancel_order"})
+    # seed 002: "ecommerce_order_id | ID of the order in your ecommerce system", its number and
+    # item ids; "customer" (e-mail, name, surname, phone) and "addresses"
+    payload_references = (
+        *Adapter.payload_references,
+        "ecommerce_order_id",
+        "ecommerce_order_number",
+        "ecommerce_order_item_id",
+        "items[].ecommerce_order_item_id",
+    )
+    result_references = (*Adapter.result_references, "item_uids.*")
+    customer_data = ("customer", "addresses")
 
     def normalize(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Encode ``template_config`` objects once, at enqueue, so the stored payload is what is sent."""

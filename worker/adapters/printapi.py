@@ -106,6 +106,10 @@ class PrintapiAdapter(Adapter[PrintapiSettings]):
     payloads = {"submit_order": SubmitOrder, "upload_image": UploadImage, "poll_print_file": OrderRef, "track_order": OrderRef}
     idempotent = frozenset({"upload_image", "poll_print_file", "track_order"})
     reconcilable = frozenset({"submit_order"})
+    # seed 001: "Id | Optional custom order ID"; the customer's e-mail and username, and the
+    # shipping address
+    payload_references = (*Adapter.payload_references, "id")
+    customer_data = ("email", "username", "shipping.address")
     # PROVIDERS.md: "400 invalid input, 401 missing/expired token, 403 not allowed in the current state".
     status_codes = {400: "invalid_input", 401: "unauthorized", 403: "not_allowed", 404: "order_not_found", 409: "conflict"}
 

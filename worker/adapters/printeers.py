@@ -257,6 +257,10 @@ class PrinteersAdapter(Adapter[PrinteersSettings]):
     error_codes = frozenset({"missing_address", "missing_image_reference", "image_reference_not_allowed", "unsupported_image_format"})
     extra_buckets = {"upload_image": ("uploads",)}
     has_catalogue = True
+    # seed 000: "customIdentifier" is the shop's own order id; a dropship order carries the
+    # customer's name, address, phone number and e-mail
+    payload_references = (*Adapter.payload_references, "order.customIdentifier")
+    customer_data = ("order.dropshipAddress",)
 
     def auth(self, settings: PrinteersSettings, remember: Callable[[str], None]) -> httpx.Auth:
         """``X-Printeers-Secret-Key`` on every request (PROVIDERS.md, "Auth: one header")."""

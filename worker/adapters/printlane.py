@@ -153,6 +153,11 @@ class PrintlaneAdapter(Adapter[PrintlaneSettings]):
     # Every push carries the whole order and deleting twice changes nothing: all repeatable.
     idempotent = frozenset({"submit_order", "update_order", "cancel_order"})
     supersedes = {"cancel_order": ("update_order",)}
+    # seed 004: "orderId | the Order ID used in your online store"; the customer's e-mail and
+    # names, billing and shipping details; a line item's "token" gives access to the design
+    payload_references = (*Adapter.payload_references, "orderId")
+    customer_data = ("email", "firstName", "lastName", "billingDetails", "shippingDetails")
+    secret_fields = ("lineItems[].token",)
 
     def sequence_key(self, kind: str, payload: dict[str, Any]) -> str | None:
         return str(payload.get("order_id") if kind == "cancel_order" else payload.get("orderId"))

@@ -81,6 +81,8 @@ class WebhookAdapter(Adapter[WebhookSettings]):
     internal = True
     payloads = {"notify": Delivery}
     idempotent = frozenset({"notify"})
+    payload_references = ()  # a delivery is found through the job it announces
+    result_references = ()
 
     def notify(self, call: Call[WebhookSettings]) -> Outcome:
         settings = call.settings

@@ -70,6 +70,51 @@ def list_(state: str | None, provider: str | None, kind: str | None, account: st
     _print_jobs(found)
 
 
+@jobs.command("find")
+@click.argument("text")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100000))
+@JSON_OPTION
+def find(text: str, limit: int, as_json: bool) -> None:
+    """Jobs by id (or prefix), idempotency key, or any reference they carry: a provider's
+    Order_… or order id, a shop's own order id (customIdentifier, ecommerce_order_id, …)."""
+    from worker.queries import find_jobs
+
+    found = find_jobs(text, limit=limit)
+    if as_json:
+        print_json([job.to_dict() for job in found])
+        return
+    if not found:
+        click.echo(f"no job carries {text!r} (as its id, idempotency key or a reference)")
+        return
+    _print_jobs(found, title=f"{len(found)} job{'s' if len(found) != 1 else ''} for {text!r}")
+
+
+@jobs.command("purge")
+@click.option("--finished-before", "finished_before", required=True, help="jobs that finished longer ago than this: 90d, 12h")
+@click.option("--dry-run", is_flag=True, help="only count what would be deleted")
+@JSON_OPTION
+def purge(finished_before: str, dry_run: bool, as_json: bool) -> None:
+    """Delete finished jobs (and their attempts) that ended before the cut-off. Kept: unfinished
+    jobs, jobs under review, and jobs that such jobs depend on."""
+    from worker import retention
+    from worker.admin import parse_duration
+    from worker.runtime import get_runtime
+
+    runtime = get_runtime()
+    before = runtime.runner.clock() - parse_duration(finished_before, "finished-before")
+    done = retention.purge(
+        runtime.store, before=before, batch=runtime.settings.retention.batch, dry_run=dry_run, artifact_dir=runtime.settings.artifact_dir
+    )
+    if as_json:
+        print_json({**done.to_dict(), "finished_before": before.isoformat()})
+        return
+    jobs_text = f"{done.jobs} finished job{'s' if done.jobs != 1 else ''}"
+    if dry_run:
+        click.echo(f"would delete {jobs_text} that ended before {before:%Y-%m-%d %H:%M} UTC")
+    else:
+        click.echo(f"deleted {jobs_text} (and their attempts) that ended before {before:%Y-%m-%d %H:%M} UTC in {done.seconds:.1f} s")
+
+
 @jobs.command("show")
 @click.argument("job_id")
 @JSON_OPTION
@@ -175,13 +220,18 @@ def cancel(job_id: str, as_json: bool) -> None:
 @click.option("--kind", type=click.Choice((*JOB_KINDS, *INTERNAL_KINDS)))
 @click.option("--error-code")
 @click.option("--since", help="only jobs that failed within this long: 30m, 2h, 7d")
+@click.option("--account", help="only this account's jobs")
 @click.option("--dry-run", is_flag=True, help="only list what would be retried")
 @JSON_OPTION
-def retry_failed(provider: str | None, kind: str | None, error_code: str | None, since: str | None, dry_run: bool, as_json: bool) -> None:
+def retry_failed(
+    provider: str | None, kind: str | None, error_code: str | None, since: str | None, account: str | None, dry_run: bool, as_json: bool
+) -> None:
     """Retry every failed job matching the filters (--dry-run: list them first)."""
     from worker.queries import get_job
 
-    ids = _admin().retry_failed(actor=_cli_actor(), provider=provider, kind=kind, error_code=error_code, since=since, dry_run=dry_run)
+    ids = _admin().retry_failed(
+        actor=_cli_actor(), provider=provider, kind=kind, error_code=error_code, since=since, account=account, dry_run=dry_run
+    )
     if as_json:
         print_json({"count": len(ids), "job_ids": ids, "dry_run": dry_run})
         return

@@ -77,6 +77,41 @@ def flower(ctx: click.Context, unauthenticated: bool) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=None, type=int, help="[default: PRINTRELAY_CONSOLE__PORT, 5556]")
+@click.option("--unauthenticated", is_flag=True, help="start without authentication (only where nobody else can reach it)")
+def console(host: str, port: int | None, unauthenticated: bool) -> None:
+    """Serve the console: find any job, read its story, act on it; providers at a glance.
+
+    Sign-in is PRINTRELAY_CONSOLE__BASIC_AUTH (user:password, may act) and optionally
+    PRINTRELAY_CONSOLE__VIEWER_AUTH (read only); without the first it does not start unless
+    --unauthenticated says so explicitly.
+    """
+    import uvicorn
+
+    from config.settings import get_settings
+    from worker.console import Credentials, create_app
+    from worker.runtime import get_runtime
+
+    settings = get_settings().console
+    if settings.basic_auth is None and not unauthenticated:
+        fail("the console needs PRINTRELAY_CONSOLE__BASIC_AUTH=user:password (or --unauthenticated to start it without)")
+    try:
+        credentials = Credentials(
+            settings.basic_auth.get_secret_value() if settings.basic_auth else None,
+            settings.viewer_auth.get_secret_value() if settings.viewer_auth else None,
+            unauthenticated=unauthenticated,
+        )
+    except ValueError:
+        fail("PRINTRELAY_CONSOLE__BASIC_AUTH and …__VIEWER_AUTH must be user:password")
+    if settings.basic_auth is None:
+        click.echo("printrelay: warning: the console starts WITHOUT authentication", err=True)
+    port = port or settings.port
+    click.echo(f"printrelay console on http://{host}:{port}/")
+    uvicorn.run(create_app(get_runtime(), credentials), host=host, port=port, log_level="warning")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9100, show_default=True, type=int)
 def metrics(host: str, port: int) -> None:
     """Serve Prometheus metrics of the jobs (states, attempts, queue waits, bucket waits, 429s)

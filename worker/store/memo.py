@@ -11,6 +11,8 @@ from typing import Any
 
 from worker.store.engine import Store
 from worker.store.models import Memo
+from worker.store.types import utcnow
+from worker.store.upsert import insert_or_update
 
 
 class StoreMemo:
@@ -23,9 +25,8 @@ class StoreMemo:
             return dict(memo.value) if memo is not None else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
+        """Keep ``value`` (the last writer wins: two workers that uploaded the same image at once
+        both learned a valid reference)."""
+        row = {"provider": self.provider, "account": self.account, "key": key, "value": value, "created_at": utcnow()}
         with self.store.transaction() as session:
-            memo = session.get(Memo, (self.provider, self.account, key))
-            if memo is None:
-                session.add(Memo(provider=self.provider, account=self.account, key=key, value=value))
-            else:
-                memo.value = value
+            insert_or_update(session, Memo, row, key=("provider", "account", "key"), update=("value", "created_at"))

@@ -32,6 +32,8 @@ class Job(Base):
         Index("ix_jobs_sequence", "provider", "account", "sequence_key"),
         Index("ix_jobs_notify_due", "notify_due", "state"),
         Index("ix_jobs_held", "provider", "account", "state", "waiting_for"),
+        # retention's scan: finished jobs by when they last changed
+        Index("ix_jobs_state_updated", "state", "updated_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -70,8 +72,12 @@ class Job(Base):
     #: What a ``waiting`` job waits for: ``retry``, ``poll``, ``rate_limit`` or ``provider``
     #: (paused). Meaningful only while the job is waiting.
     waiting_for: Mapped[str | None] = mapped_column(String(16))
-    #: When the job was last published to Celery (``requeue_lost`` looks at this).
+    #: When the job was last published to Celery (``requeue_lost`` looks at this); NULL while
+    #: a queued job's publish has failed (:mod:`worker.publishing`).
     queued_at: Mapped[datetime | None]
+    #: When retention replaced the customer data in its payload (:mod:`worker.retention`): the
+    #: job can no longer be replayed.
+    scrubbed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -124,6 +130,20 @@ class JobEvent(Base):
     actor: Mapped[str] = mapped_column(String(255))
     detail: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobReference(Base):
+    """A reference a person may quote about a job (an ``Order_…``, a shop's own order id), folded
+    to lower case: what ``printrelay jobs find`` and the console's search match. Filled at enqueue
+    from the payload and on success from the result (see :mod:`worker.references`)."""
+
+    __tablename__ = "job_references"
+    __table_args__ = (Index("ix_job_references_value", "value"),)
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: where it was found: ``payload`` or ``result``
+    source: Mapped[str] = mapped_column(String(8))
 
 
 class Artifact(Base):
