@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from worker.errors import (
@@ -66,6 +67,27 @@ def enqueue(
     return get_runtime().intake.enqueue(kind, provider, payload, account=account, idempotency_key=idempotency_key, notify=notify)
 
 
+def enqueue_many(
+    kind: str,
+    provider: str,
+    payloads: Iterable[Any],
+    *,
+    account: str = "default",
+    idempotency_keys: Iterable[str | None] | None = None,
+    notify: dict[str, str] | None = None,
+) -> list[JobInfo]:
+    """Record many jobs of one kind and provider in one transaction and publish them pipelined;
+    the jobs in the order of ``payloads``. Every payload is checked first: a refused one raises
+    :class:`InvalidPayload` naming its index (``payloads[3].order.…``) and nothing is stored. A
+    key seen before returns its existing job, as :func:`enqueue` does.
+
+    >>> jobs = worker.enqueue_many("track_order", "printeers", [{"order_reference": r} for r in refs])  # doctest: +SKIP
+    """
+    from worker.runtime import get_runtime
+
+    return get_runtime().intake.enqueue_many(kind, provider, payloads, account=account, idempotency_keys=idempotency_keys, notify=notify)
+
+
 __all__ = [
     "AttemptInfo",
     "InvalidPayload",
@@ -79,6 +101,7 @@ __all__ = [
     "UnknownProvider",
     "UnsupportedKind",
     "enqueue",
+    "enqueue_many",
     "get_job",
     "list_jobs",
     "wait_for",

@@ -47,6 +47,15 @@ class InvalidPayload(PrintrelayError):
     def to_dict(self) -> dict[str, object]:
         return {"code": self.code, "message": self.message, "problems": self.problems}
 
+    def at(self, where: str) -> InvalidPayload:
+        """The same refusal, its fields under ``where`` (``payloads[3]``: which of a batch).
+
+        >>> str(InvalidPayload("order.storeReference", "Field required").at("payloads[3]"))
+        'payloads[3].order.storeReference: Field required'
+        """
+        moved = [(f"{where}.{p['field']}" if p["field"] not in ("", "payload") else where, p["rule"]) for p in self.problems]
+        return InvalidPayload(*moved[0], code=self.code if self.code != InvalidPayload.code else None, more=moved[1:])
+
 
 #: How many problems a refusal's one-line message names (``InvalidPayload.problems`` has all).
 SHOWN_PROBLEMS = 3

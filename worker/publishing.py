@@ -33,11 +33,34 @@ class Publisher(Protocol):
     def publish(self, job_id: str, kind: str, provider: str, *, countdown: float | None = None) -> None: ...
 
 
+class BatchPublisher(Publisher, Protocol):
+    """A publisher that can send many messages in one go (Celery's, pipelined on Redis)."""
+
+    def publish_many(self, rows: list[tuple[str, str, str]]) -> None: ...
+
+
+#: Below this many, messages go out one by one (a batch's set-up costs more than it saves).
+BATCH_FROM = 8
+
+
 def publish_all(store: Store, publisher: Publisher, rows: Iterable[tuple[str, str, str]]) -> int:
     """Publish each queued (id, kind, provider); how many went out. At the first failure the
     rest are not tried (Redis is away: each try would cost its timeout) and all of them are
     marked unpublished."""
     pending = list(rows)
+    if len(pending) >= BATCH_FROM and (many := getattr(publisher, "publish_many", None)) is not None:
+        try:
+            many(pending)
+        except Exception as exc:
+            log.warning(
+                "publishing %d queued jobs failed (%s: %s); beat publishes them when the broker answers",
+                len(pending),
+                type(exc).__name__,
+                exc,
+            )
+            mark_unpublished(store, [row[0] for row in pending])  # some may have gone out: a second message is harmless
+            return 0
+        return len(pending)
     for index, (job_id, kind, provider) in enumerate(pending):
         try:
             publisher.publish(job_id, kind, provider)

@@ -38,6 +38,15 @@ class CeleryPublisher:
 
         app.send_task(f"printrelay.{kind}", kwargs={"job_id": job_id}, queue=queue_for(provider), countdown=countdown)
 
+    def publish_many(self, rows: list[tuple[str, str, str]]) -> None:
+        """Many (id, kind, provider) at once: one connection, the messages pipelined to Redis
+        (kombu's ``Producer.batch``), instead of a round trip each."""
+        from worker.app import app
+
+        with app.producer_or_acquire() as producer, producer.batch(max_size=1000):
+            for job_id, kind, provider in rows:
+                app.send_task(f"printrelay.{kind}", kwargs={"job_id": job_id}, queue=queue_for(provider), producer=producer)
+
     def send_notification(self, task: str, job: dict[str, Any], queue: str) -> None:
         """The producer's own task, with the finished job's JSON (:mod:`worker.notify`)."""
         from worker.app import app
