@@ -37,3 +37,15 @@ def call(method: str, url: str, key: str, body: Any = None) -> None:
     response.raise_for_status()
     response.json()
     _done()
+
+
+@app.task(name="bench.peer.track", ignore_result=True)
+def track(base: str, reference: str, key: str) -> None:
+    """What printrelay's Printeers ``track_order`` sends: the order, then each of its shipments."""
+    counter.set("bench:peer:first", time.time(), nx=True)
+    headers = {"X-Printeers-Secret-Key": key, "Accept": "application/json"}
+    response = client.get(f"{base}/orders/{reference}", headers=headers)
+    response.raise_for_status()
+    for shipment in response.json()["order"].get("shipments") or []:
+        client.get(f"{base}/shipments/{shipment['reference']}", headers=headers).raise_for_status()
+    _done()

@@ -142,6 +142,9 @@ class SettingsBase(BaseSettings):
     requeue_after: float = Field(default=300.0, gt=0)
     #: A job may reserve a rate-limit slot up to this many seconds ahead (spaces waiting jobs out).
     rate_limit_reserve_max: float = Field(default=300.0, ge=0)
+    #: The share of every bucket's quota left unused (rate and burst), for the jitter between a
+    #: slot and its request's arrival: measured by bench/quota.py (0 draws 429s at full quota).
+    rate_limit_margin: float = Field(default=0.02, ge=0, lt=1)
     #: Waits for a slot up to this long are slept in the worker thread; longer ones go back to waiting.
     rate_limit_inline_max: float = Field(default=1.0, ge=0)
     #: Threads per worker process for `printrelay worker` (I/O bound: mostly waiting on HTTP).

@@ -86,6 +86,24 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def own_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A database of this test alone, on the same server as ``database_url``: for tests that run
+    beat, which republishes every queued job it finds (other tests leave theirs in the shared one)."""
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'own.db'}"
+        Store(url).upgrade()
+        yield url
+        return
+    from sandbox.services import postgres_database
+
+    with postgres_database(database_url, "printrelay_test_own") as url:
+        store = Store(url)
+        store.upgrade()
+        store.dispose()
+        yield url
+
+
+@pytest.fixture
 def secret_key() -> str:
     """A Printeers key of this test's own: the sandbox keeps one organisation per key."""
     return f"sk_test_{uuid.uuid4().hex}"

@@ -15,6 +15,11 @@ failures never open the circuit (``jobs`` ≥ 2), and its budget counts as alway
 State lives in Redis, shared by every worker (Redis's own clock). Redis unreachable: every job
 calls, as if closed (the per-job backoff still applies).
 
+A process remembers a closed circuit with no recent failures for :data:`CACHE_SECONDS`: the
+common case — a provider that answers — then costs no Redis round trip per call at all. The
+price: a circuit another worker opened is seen up to that much later, and a success in that
+time does not wipe failures other workers just recorded (they count on, for at most the window).
+
 Example, with the defaults (5 failures of 2 jobs within 30 s; probes from 2 s to 60 s)::
 
     t=0..3  five jobs' calls fail with connection refused  → open, next probe at t+2
@@ -25,6 +30,7 @@ Example, with the defaults (5 failures of 2 jobs within 30 s; probes from 2 s to
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +42,8 @@ from worker.states import OutcomeKind
 
 log = logging.getLogger("printrelay.circuit")
 PREFIX = "printrelay:circuit"
+#: How long a process trusts that a circuit is closed and has no recent failures.
+CACHE_SECONDS = 0.5
 #: Error codes of calls that did not reach a working provider (see worker.http).
 DOWN_CODES = frozenset({"connect_failed", "timeout", "connection_lost"})
 
@@ -71,6 +79,11 @@ class CircuitState:
 class Circuit:
     def __init__(self, client: redis.Redis, settings: CircuitSettings) -> None:
         self.client, self.settings = client, settings
+        #: (provider, account) -> until when (monotonic) it is known closed with no failures
+        self._quiet: dict[tuple[str, str], float] = {}
+
+    def _known_quiet(self, provider: str, account: str) -> bool:
+        return self._quiet.get((provider, account), 0.0) > time.monotonic()
 
     def _keys(self, provider: str, account: str) -> tuple[str, str, str]:
         base = f"{PREFIX}:{provider}:{account}"
@@ -83,12 +96,17 @@ class Circuit:
     def gate(self, provider: str, account: str, job_id: str) -> float | None:
         """``None``: call (the circuit is closed, or this job is the probe). Else the seconds
         to hold the job for (until the next probe may be due)."""
-        if not self.settings.enabled:
+        if not self.settings.enabled or self._known_quiet(provider, account):
             return None
-        _, state_key, probe_key = self._keys(provider, account)
+        failures_key, state_key, probe_key = self._keys(provider, account)
         try:
-            state = self.client.hgetall(state_key)
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hgetall(state_key)
+            pipe.exists(failures_key)
+            state, failing = pipe.execute()
             if not state:
+                if not failing:
+                    self._quiet[(provider, account)] = time.monotonic() + CACHE_SECONDS
                 return None
             now = self._now()
             next_probe = float(state[b"next_probe"])
@@ -108,13 +126,18 @@ class Circuit:
         its failure spent on the circuit's behalf, not counted against its own budget)."""
         if not self.settings.enabled or (down := provider_down(outcome)) is None:
             return None
+        if not down and self._known_quiet(provider, account):
+            return None  # closed, nothing to forget
+        self._quiet.pop((provider, account), None)
         failures_key, state_key, probe_key = self._keys(provider, account)
         try:
             if not down:  # one round trip: was it open, and forget it all
                 pipe = self.client.pipeline(transaction=False)
                 pipe.delete(state_key)
                 pipe.delete(failures_key, probe_key)
-                if pipe.execute()[0]:
+                opened = pipe.execute()[0]
+                self._quiet[(provider, account)] = time.monotonic() + CACHE_SECONDS
+                if opened:
                     log.warning("%s/%s answered again: circuit closed", provider, account)
                     return "closed"
                 return None

@@ -89,7 +89,12 @@ class Gate:
         assert self.limiter is not None
         try:
             wait, taken = self.limiter.acquire(
-                job.provider, job.account, buckets, reserve_max=self.settings.rate_limit_reserve_max, reserved=job.slot_reserved
+                job.provider,
+                job.account,
+                buckets,
+                reserve_max=self.settings.rate_limit_reserve_max,
+                reserved=job.slot_reserved,
+                margin=self.settings.rate_limit_margin,
             )
         except redis.RedisError:
             log.warning("job %s: rate-limit buckets unreachable; calling without a slot", job.id)

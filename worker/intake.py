@@ -16,13 +16,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from config.settings import Settings
 from worker import dependencies, references, transitions
-from worker import notify as notifications
 from worker.adapters.base import Adapter, Memo
 from worker.errors import DatabaseUnavailable, InvalidPayload, UnknownAccount, UnknownProvider, UnsupportedKind
 from worker.jobview import JobInfo
@@ -200,7 +199,7 @@ class Intake:
             plan.slots.append(key or f"#{index}")
             if progress is not None and index % 500 == 499:
                 progress("checked", index + 1)
-        announce = notifications.check(notify, self.settings)
+        announce = _announce(notify, self.settings)
         policy = adapter.policy(kind, self.settings)
         now = self.clock()
         sequenced = {index: adapter.sequence_key(kind, normalised) for index, normalised, _ in checked}
@@ -242,6 +241,7 @@ class Intake:
                 reconcile=False,
                 slot_reserved=False,
                 cancel_requested=False,
+                has_dependents=False,
                 deadline_at=created + timedelta(seconds=policy.deadline),
                 sequence_key=sequence_key,
                 notify=announce,
@@ -261,6 +261,9 @@ class Intake:
         """The batch in one transaction: its jobs, their dependency links and references."""
         if not plan.new:
             return
+        depended_on = {other for found in plan.links.values() for other, _ in found}
+        for job in plan.new:  # a later job of the batch on the same order waits for an earlier one
+            job.has_dependents = job.id in depended_on
         with self.store.transaction() as session:
             session.execute(insert(Job), [_row(job) for job in plan.new])
             links = [
@@ -270,8 +273,9 @@ class Intake:
             ]
             if links:
                 session.execute(insert(Dependency), links)
-            for job_id, found in plan.references.items():
-                references.add(session, job_id, found, "payload")
+            if earlier := sorted(depended_on - {job.id for job in plan.new}):
+                session.execute(update(Job).where(Job.id.in_(earlier)).values(has_dependents=True))
+            references.add_many(session, plan.references, "payload")
 
     def _adapter(self, provider: str, *, internal: bool) -> Adapter[Any]:
         adapter = self.adapters.get(provider)
@@ -416,6 +420,16 @@ class CachedMemo:
     def put(self, key: str, value: dict[str, Any]) -> None:
         self._read[key] = value
         self.memo.put(key, value)
+
+
+def _announce(notify: Any, settings: Settings) -> dict[str, Any] | None:
+    """The job's ``notify``, checked (:mod:`worker.notify`, imported only for a job that has one:
+    ``printrelay enqueue`` starts faster without its models)."""
+    if notify is None:
+        return None
+    from worker import notify as notifications
+
+    return notifications.check(notify, settings)
 
 
 def _row(job: Job) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from worker.publishing import publish_all
 from worker.runtime import Runtime
 from worker.states import JobState, OutcomeKind
 from worker.store import Job
+from worker.store.reachability import unreachable
 
 log = logging.getLogger("printrelay.maintenance")
 BATCH = 1000
@@ -165,9 +166,21 @@ def recover_stale(runtime: Runtime, limit: int = BATCH) -> int:
                 error_message="the worker running this attempt stopped before recording it",
             )
             started, finished = job.updated_at, None
-        state = runtime.runner.record(
-            job, job.lease_token, outcome, started=started, finished=finished, called=False, probe_wait=entry.probe_wait if entry else None
-        )
+        try:
+            state = runtime.runner.record(
+                job,
+                job.lease_token,
+                outcome,
+                started=started,
+                finished=finished,
+                called=False,
+                probe_wait=entry.probe_wait if entry else None,
+            )
+        except Exception as exc:
+            if unreachable(exc):
+                raise  # the tick waits for the database and tries them all again
+            log.exception("job %s could not be recovered; the other jobs are", job.id)  # one job's trouble stops no other's
+            continue
         if state is not None:
             recovered += 1
             if entry is not None:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import update
 
+from config.celery import queue_for
 from worker.states import JobState
 from worker.store import Job, Store
 
@@ -41,6 +42,35 @@ class BatchPublisher(Publisher, Protocol):
 
 #: Below this many, messages go out one by one (a batch's set-up costs more than it saves).
 BATCH_FROM = 8
+
+
+class CeleryPublisher:
+    """Publishes ``printrelay.<kind>(job_id=…)`` to the provider's queue: a job id, nothing else."""
+
+    def publish(self, job_id: str, kind: str, provider: str, *, countdown: float | None = None) -> None:
+        from worker.app import app
+
+        app.send_task(f"printrelay.{kind}", kwargs={"job_id": job_id}, queue=queue_for(provider), countdown=countdown)
+
+    def publish_many(self, rows: list[tuple[str, str, str]]) -> None:
+        """Many (id, kind, provider) at once: one connection, the messages pipelined to Redis
+        (kombu's ``Producer.batch``), instead of a round trip each."""
+        from worker.app import app
+
+        with app.producer_or_acquire() as producer, producer.batch(max_size=1000):
+            for job_id, kind, provider in rows:
+                # Straight to the queue's list (Celery's direct route): nothing to declare per
+                # message, and no retry per message: a batch that fails is published again whole
+                # by beat (publish_all marks it unpublished).
+                app.send_task(
+                    f"printrelay.{kind}", kwargs={"job_id": job_id}, queue=queue_for(provider), producer=producer, declare=[], retry=False
+                )
+
+    def send_notification(self, task: str, job: dict[str, Any], queue: str) -> None:
+        """The producer's own task, with the finished job's JSON (:mod:`worker.notify`)."""
+        from worker.app import app
+
+        app.send_task(task, args=[job], queue=queue)
 
 
 def publish_all(store: Store, publisher: Publisher, rows: Iterable[tuple[str, str, str]]) -> int:

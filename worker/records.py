@@ -11,7 +11,7 @@ from typing import Any
 
 from worker.outcome import Outcome
 from worker.states import JobState, OutcomeKind
-from worker.store import Attempt, Job
+from worker.store import Job
 from worker.waiting.policy import Decision
 
 #: What a job that an attempt sent back to waiting waits for, by the attempt's outcome.
@@ -31,8 +31,7 @@ def job_values(decision: Decision, job: Job, now: datetime, outcome: Outcome, wa
         "error_code": decision.error_code,
         "error_message": decision.error_message,
     }
-    if decision.counted:
-        values["budget_used"] = job.budget_used + 1
+    values["budget_used"] = job.budget_used + (1 if decision.counted else 0)
     if decision.result is not None:
         values["result"] = decision.result
     if decision.state is JobState.SKIPPED:
@@ -40,17 +39,18 @@ def job_values(decision: Decision, job: Job, now: datetime, outcome: Outcome, wa
     return values
 
 
-def attempt_row(job_id: str, number: int, outcome: Outcome, started: datetime, finished: datetime) -> Attempt:
-    return Attempt(
-        job_id=job_id,
-        number=number,
-        outcome=outcome.kind.value,
-        http_status=outcome.http_status,
-        retry_after=outcome.retry_after,
-        error_code=outcome.error_code if outcome.kind is not OutcomeKind.DONE else None,
-        error_message=outcome.error_message if outcome.kind is not OutcomeKind.DONE else None,
-        request=outcome.request,
-        note=outcome.note,
-        started_at=started,
-        finished_at=finished,
-    )
+def attempt_values(job_id: str, number: int, outcome: Outcome, started: datetime, finished: datetime) -> dict[str, Any]:
+    """The attempts row of one attempt, as column values (an INSERT's parameters)."""
+    return {
+        "job_id": job_id,
+        "number": number,
+        "outcome": outcome.kind.value,
+        "http_status": outcome.http_status,
+        "retry_after": outcome.retry_after,
+        "error_code": outcome.error_code if outcome.kind is not OutcomeKind.DONE else None,
+        "error_message": outcome.error_message if outcome.kind is not OutcomeKind.DONE else None,
+        "request": outcome.request,
+        "note": outcome.note,
+        "started_at": started,
+        "finished_at": finished,
+    }

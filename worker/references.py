@@ -12,9 +12,10 @@ to lower case, and ``printrelay jobs find`` / the console's search match them ex
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from worker.adapters.base import Adapter
@@ -52,8 +53,13 @@ def of_result(adapter: Adapter[Any], result: Any) -> set[str]:
     return values(result, adapter.result_references)
 
 
-def add(session: Session, job_id: str, found: set[str], source: str) -> None:
+def add(session: Session | Connection, job_id: str, found: set[str], source: str) -> None:
     """Keep ``found`` for ``job_id``; a value the job has already (a replay's result, a payload
     id the result repeats) is left as it is."""
-    rows = [{"job_id": job_id, "value": value, "source": source} for value in sorted(found)]
+    add_many(session, {job_id: found}, source)
+
+
+def add_many(session: Session | Connection, found: Mapping[str, set[str]], source: str) -> None:
+    """:func:`add` for many jobs at once (a batch of ``enqueue_many``): one statement."""
+    rows = [{"job_id": job_id, "value": value, "source": source} for job_id, values in found.items() for value in sorted(values)]
     insert_or_ignore(session, JobReference, rows)

@@ -25,18 +25,17 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert, select, update
 
 from config.provider_settings import ProviderSettings
 from config.settings import Settings
-from worker import dependencies, references, transitions
+from worker import dependencies, references, statements, transitions
 from worker.adapters.base import Adapter, Call
 from worker.circuit import Circuit
 from worker.errors import DatabaseUnavailable, NotConfigured
@@ -48,7 +47,7 @@ from worker.metrics import Counters
 from worker.outcome import Outcome
 from worker.publishing import Publisher
 from worker.ratelimit import Limiter
-from worker.records import attempt_row, job_values
+from worker.records import attempt_values, job_values
 from worker.redact import Redactor
 from worker.states import CLAIMABLE, JobState, OutcomeKind
 from worker.store import Artifact, Attempt, Job, Store
@@ -92,8 +91,20 @@ class JobContext:
     buckets: dict[str, tuple[int, float]]
 
 
-#: A step that follows a committed attempt: (the job as claimed, the decision, when).
-AfterCommit = Callable[[Job, Decision, datetime], None]
+@dataclass(frozen=True)
+class Recorded:
+    """What recording an attempt found out, for what follows it."""
+
+    #: the job's state now (a wait an operator's cancel turned into ``canceled``)
+    state: JobState
+    #: jobs wait for this one (``jobs.has_dependents``)
+    has_dependents: bool
+    #: its producer is to hear of its end (``jobs.notify_due``)
+    notify_due: bool
+
+
+#: A step that follows a committed attempt: (the job as claimed, the decision, when, what the record found).
+AfterCommit = Callable[[Job, Decision, datetime, Recorded], None]
 
 
 class Runner:
@@ -131,6 +142,9 @@ class Runner:
         self.journal = journal
         self.gate = Gate(store, settings, publisher, clock=clock, limiter=limiter, holds=holds, circuit=circuit, counters=counters)
         self._contexts: dict[tuple[str, str, str], JobContext] = {}
+        self._claimed = transitions.target("claim", JobState.RUNNING)
+        #: PostgreSQL records an attempt in one statement (data-modifying WITH); SQLite cannot
+        self._one_statement = store.engine.dialect.name == "postgresql"
         #: What follows a committed attempt, in order. Each may fail without harm: beat's
         #: release_stuck, notify_pending and dispatch_due catch up with what one missed.
         self.after_commit: list[AfterCommit] = [self._hook_ended, self._hook_short_wait]
@@ -207,37 +221,38 @@ class Runner:
     # -- claim --------------------------------------------------------------------------------
 
     def claim(self, job_id: str) -> Claim:
-        """Take the job if it is claimable and due. Waits for an unreachable database (up to
-        ``database_retry_seconds``); a try whose COMMIT happened but whose answer was lost is
-        recognised by its lease token on the next, so the claim is neither lost nor doubled."""
+        """Take the job if it is claimable and due: one prepared statement (:mod:`worker.statements`).
+        Waits for an unreachable database (up to ``database_retry_seconds``); a try whose COMMIT
+        happened but whose answer was lost is recognised by its lease token on the next, so the
+        claim is neither lost nor doubled."""
         token = str(uuid.uuid4())
+        try:
+            return self._claim(job_id, token)
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+        log.warning("job %s: the job store is unreachable; claiming it when it is back", job_id)
         for attempt in retrying(timeout=self.settings.database_retry_seconds):
             with attempt:
-                if attempt.num == 2:
-                    log.warning("job %s: the job store is unreachable; claiming it when it is back", job_id)
                 return self._claim(job_id, token)
         raise AssertionError("retrying() returns or raises")  # pragma: no cover
 
     def _claim(self, job_id: str, token: str) -> Claim:
         now = self.clock()
-        values = {
-            "lease_token": token,
-            "lease_expires_at": now + timedelta(seconds=self.settings.lease_seconds),
-            "attempt_count": Job.attempt_count + 1,
-            "updated_at": now,
+        params = {
+            "to": self._claimed,
+            "job_id": job_id,
+            "token": token,
+            "lease_until": now + timedelta(seconds=self.settings.lease_seconds),
+            "now": now,
         }
-        due = or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= now)
-        with self.store.transaction() as session:
-            job = (
-                transitions.move(session, "claim", Job.id == job_id, due, to=JobState.RUNNING, values=values, returning=(Job,))
-                .scalars()
-                .first()
-            )
-            if job is not None:
-                return Claim(ClaimResult.CLAIMED, job=job, token=token)
-            current = session.get(Job, job_id)
-        if current is None:
+        claimed = self.store.statement(statements.CLAIM, params)
+        if claimed:
+            return Claim(ClaimResult.CLAIMED, job=statements.job_of(claimed[0]), token=token)
+        found = self.store.statement(statements.CURRENT, {"job_id": job_id})
+        if not found:
             return Claim(ClaimResult.NOT_FOUND)
+        current = statements.job_of(found[0])
         if current.lease_token == token:  # an earlier try's commit landed; its answer did not
             return Claim(ClaimResult.CLAIMED, job=current, token=token)
         if current.state in CLAIMABLE and current.next_attempt_at is not None:
@@ -345,8 +360,8 @@ class Runner:
                 decision = Decision(JobState.WAITING, next_attempt_at=until, reconcile=decision.reconcile)
                 waiting_for = HELD
         write = functools.partial(self._write, job, token, outcome, decision, waiting_for, started, finished, called=called)
-        moved = self._durably(write, job, token, Entry(outcome, started, finished, probe_wait), called=called)
-        if not moved:
+        after = self._durably(write, job, token, Entry(outcome, started, finished, probe_wait), called=called)
+        if after is None:
             if called:
                 log.warning("job %s: lease lost before attempt %s finished; recovery decides", job.id, job.attempt_count)
             return None
@@ -357,22 +372,28 @@ class Runner:
             job.kind,
             job.attempt_count,
             outcome.kind.value,
-            decision.state.value,
+            after.state.value,
         )
-        self._after(job, decision, finished)
-        return decision.state
+        self._after(job, replace(decision, state=after.state) if after.state is not decision.state else decision, finished, after)
+        return after.state
 
-    def _durably(self, write: Callable[[], bool], job: Job, token: str, entry: Entry, *, called: bool) -> bool:
+    def _durably(self, write: Callable[[], Recorded | None], job: Job, token: str, entry: Entry, *, called: bool) -> Recorded | None:
         """Run ``write`` until the database takes it. After a first failure the outcome of a call
         that was made is journalled (:mod:`worker.journal`); once it is, the worker gives up after
         ``database_retry_seconds`` and leaves it to the recovery. An outcome that could not be
         journalled either is held on to until the database is back: it exists nowhere else."""
-        journalled = False
+        try:
+            return write()
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+        log.warning("job %s: the job store is unreachable; attempt %s is recorded when it is back", job.id, job.attempt_count)
+        journalled = called and self.journal is not None and self.journal.keep(job.id, token, entry)
         give_up_at = time.monotonic() + self.settings.database_retry_seconds
         for attempt in retrying(timeout=None):
             with attempt:
                 try:
-                    moved = write()
+                    recorded = write()
                 except Exception as exc:
                     if not unreachable(exc):
                         raise
@@ -383,14 +404,10 @@ class Runner:
                             f"job {job.id}: the job store stayed unreachable; "
                             + ("the outcome is journalled for the recovery" if journalled else "the recovery takes the job over")
                         ) from exc
-                    if attempt.num == 1:
-                        log.warning(
-                            "job %s: the job store is unreachable; attempt %s is recorded when it is back", job.id, job.attempt_count
-                        )
                     raise
         if journalled and self.journal is not None:
             self.journal.drop(job.id, token)
-        return moved
+        return recorded
 
     def _write(
         self,
@@ -403,39 +420,53 @@ class Runner:
         finished: datetime,
         *,
         called: bool,
-    ) -> bool:
-        """One transaction: the attempts row and the job's move. ``True`` if the job moved, or
-        this very attempt is found recorded already (a lost answer to an earlier try)."""
+    ) -> Recorded | None:
+        """The job's move and its attempts row, atomically, and what the move calls for (jobs a
+        delete made unnecessary, a stored file, new references). What it found out, or ``None``
+        if the lease was lost (with ``called``, the attempt is then kept as a late one).
+
+        On PostgreSQL, when nothing follows the move, it is one statement (:mod:`worker.statements`);
+        otherwise one transaction."""
         adapter = self.adapters.get(job.provider)
-        with self.store.transaction() as session:
-            result = transitions.move(
-                session,
-                "record",
-                Job.id == job.id,
-                Job.lease_token == token,
-                to=decision.state,
-                values=job_values(decision, job, finished, outcome, waiting_for),
-            )
-            moved = bool(transitions.moved(result))
-            if moved:
-                session.add(attempt_row(job.id, job.attempt_count, outcome, started, finished))
-                if decision.state is JobState.WAITING:
-                    # an operator canceled it while this attempt ran: it stops here
-                    transitions.move(
-                        session,
-                        "stop_canceled",
-                        Job.id == job.id,
-                        Job.cancel_requested.is_(True),
-                        to=JobState.CANCELED,
-                        values={"next_attempt_at": None, "cancel_requested": False},
-                    )
-                if decision.state is JobState.SUCCEEDED and adapter is not None and job.sequence_key:
-                    self._skip_superseded(session, job, adapter.supersedes.get(job.kind, ()), finished)
-                if decision.state is JobState.SUCCEEDED and adapter is not None and decision.result:
-                    references.add(session, job.id, references.of_result(adapter, decision.result), "result")
-                if decision.state is JobState.SUCCEEDED and (artifact := outcome.artifact) is not None:
-                    session.add(
-                        Artifact(
+        values = job_values(decision, job, finished, outcome, waiting_for)
+        params: dict[str, Any] = {f"new_{name}": values[name] for name in statements.RECORDED}
+        params.update(job_id=job.id, token=token, to=transitions.target("record", decision.state))
+        with_result = "result" in values
+        if with_result:
+            params["new_result"] = values["result"]
+        attempt = attempt_values(job.id, job.attempt_count, outcome, started, finished)
+        found: set[str] = set()
+        if decision.state is JobState.SUCCEEDED and adapter is not None and decision.result:
+            found = references.of_result(adapter, decision.result) - references.of_payload(adapter, job.payload)
+        superseding = (
+            decision.state is JobState.SUCCEEDED and adapter is not None and bool(job.sequence_key) and job.kind in adapter.supersedes
+        )
+        follows = len(found) > 1 or superseding or outcome.artifact is not None
+        if self._one_statement and not follows:
+            statement = statements.RECORD_RESULT_WITH_ATTEMPT if with_result else statements.RECORD_WITH_ATTEMPT
+            if found:  # a submit's one new reference, kept by the same statement
+                statement, params["reference"] = statements.RECORD_RESULT_WITH_ATTEMPT_AND_REFERENCE, next(iter(found))
+            rows = self.store.statement(statement, {**params, **{f"attempt_{k}": v for k, v in attempt.items() if k != "job_id"}})
+            if rows:
+                return Recorded(JobState(rows[0].state), has_dependents=bool(rows[0].has_dependents), notify_due=bool(rows[0].notify_due))
+            if not called:
+                return None
+            with self.store.connection() as connection:
+                return self._late(connection, job, decision, outcome, started, finished)
+        with self.store.connection() as connection:
+            row = connection.execute(statements.RECORD_RESULT if with_result else statements.RECORD, params).first()
+            if row is None:
+                return self._late(connection, job, decision, outcome, started, finished) if called else None
+            connection.execute(statements.INSERT_ATTEMPT, attempt)
+            state = JobState(row.state)
+            if state is JobState.SUCCEEDED and adapter is not None:
+                if superseding:
+                    self._skip_superseded(connection, job, adapter.supersedes.get(job.kind, ()), finished)
+                if found:
+                    references.add(connection, job.id, found, "result")
+                if (artifact := outcome.artifact) is not None:
+                    connection.execute(
+                        insert(Artifact).values(
                             job_id=job.id,
                             provider=job.provider,
                             path=artifact.path,
@@ -444,11 +475,17 @@ class Runner:
                             created_at=finished,
                         )
                     )
-            elif called:
-                moved = self._record_late(session, job, outcome, started, finished)
-        return moved
+        return Recorded(state, has_dependents=bool(row.has_dependents), notify_due=bool(row.notify_due))
 
-    def _skip_superseded(self, session: Session, job: Job, kinds: tuple[str, ...], now: datetime) -> None:
+    def _late(
+        self, connection: Connection, job: Job, decision: Decision, outcome: Outcome, started: datetime, finished: datetime
+    ) -> Recorded | None:
+        """The lease was lost: keep the attempt late, or find it recorded already (follow up as after any end)."""
+        if self._record_late(connection, job, outcome, started, finished):
+            return Recorded(decision.state, has_dependents=True, notify_due=True)
+        return None
+
+    def _skip_superseded(self, session: Connection, job: Job, kinds: tuple[str, ...], now: datetime) -> None:
         """Unfinished jobs that this one made unnecessary (updates of an order just deleted)."""
         if not kinds:
             return
@@ -468,42 +505,50 @@ class Runner:
             },
         )
 
-    def _record_late(self, session: Session, job: Job, outcome: Outcome, started: datetime, finished: datetime) -> bool:
+    def _record_late(self, connection: Connection, job: Job, outcome: Outcome, started: datetime, finished: datetime) -> bool:
         """The lease expired mid-call and recovery took the job over. Keep what the call did as
         its own attempt (a fresh number) without touching the job's state — unless this attempt
         is recorded already: by an earlier try whose COMMIT landed but whose answer was lost, or
         by the recovery from the journal (``True``: nothing more to write)."""
-        recorded = session.execute(
+        recorded = connection.execute(
             select(Attempt.outcome).where(Attempt.job_id == job.id, Attempt.number == job.attempt_count)
         ).scalar_one_or_none()
         if recorded == outcome.kind.value and outcome.kind is not OutcomeKind.CRASHED:
             return True
-        number = session.execute(
+        number = connection.execute(
             update(Job).where(Job.id == job.id).values(attempt_count=Job.attempt_count + 1).returning(Job.attempt_count)
         ).scalar_one()
-        attempt = attempt_row(job.id, number, outcome, started, finished)
         note = "finished after its lease expired; the job's state was left to the recovery"
         if outcome.result:
             note += f"; result: {outcome.result}"
-        attempt.note = note
-        session.add(attempt)
+        connection.execute(statements.INSERT_ATTEMPT, {**attempt_values(job.id, number, outcome, started, finished), "note": note})
         return False
 
-    def _after(self, job: Job, decision: Decision, now: datetime) -> None:
+    def _after(self, job: Job, decision: Decision, now: datetime, recorded: Recorded) -> None:
         """Run the :attr:`after_commit` hooks once the attempt's transaction has committed."""
         for hook in self.after_commit:
             try:
-                hook(job, decision, now)
+                hook(job, decision, now, recorded)
             except Exception:
                 log.exception("job %s: an after-commit step failed; beat catches up", job.id)
 
-    def _hook_ended(self, job: Job, decision: Decision, now: datetime) -> None:
-        """An end (or a wait that an operator's cancel may have turned into one): release the
-        jobs that wait for it and tell the producer."""
-        if decision.state.finished or decision.state is JobState.WAITING:
-            self.ended(job.id)
+    def _hook_ended(self, job: Job, decision: Decision, now: datetime, recorded: Recorded) -> None:
+        """An end: release the jobs that wait for it and tell the producer — each only if there
+        is one (the record said so; most jobs have neither, and then nothing is read)."""
+        if not decision.state.finished:
+            return
+        if recorded.has_dependents:
+            try:
+                dependencies.release(self.store, self.publisher, job.id)
+            except Exception:
+                log.exception("job %s: releasing its dependents failed; beat's release_stuck does it", job.id)
+        if recorded.notify_due and self.notifier is not None:
+            try:
+                self.notifier.announce(job.id)
+            except Exception:
+                log.exception("job %s: announcing its end failed; beat's notify_pending tries again", job.id)
 
-    def _hook_short_wait(self, job: Job, decision: Decision, now: datetime) -> None:
+    def _hook_short_wait(self, job: Job, decision: Decision, now: datetime, recorded: Recorded) -> None:
         """A short wait also goes out as a Celery countdown, for punctuality; longer ones live
         only in the database, where beat's dispatch_due finds them when due."""
         if decision.state is JobState.WAITING and decision.next_attempt_at is not None:

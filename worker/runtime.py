@@ -11,7 +11,6 @@ import httpx
 import redis
 from celery.signals import worker_process_shutdown, worker_shutdown
 
-from config.celery import queue_for
 from config.settings import Settings, get_settings, use_settings
 from worker.adapters import ADAPTERS
 from worker.circuit import Circuit
@@ -21,7 +20,7 @@ from worker.intake import Intake
 from worker.journal import Journal
 from worker.metrics import Counters
 from worker.notify import Notifier, TaskSender
-from worker.publishing import Publisher
+from worker.publishing import CeleryPublisher, Publisher
 from worker.ratelimit import Limiter
 from worker.redact import Redactor
 from worker.runner import Runner
@@ -30,34 +29,11 @@ from worker.store import Store
 log = logging.getLogger("printrelay.runtime")
 
 
-class CeleryPublisher:
-    """Publishes ``printrelay.<kind>(job_id=…)`` to the provider's queue: a job id, nothing else."""
-
-    def publish(self, job_id: str, kind: str, provider: str, *, countdown: float | None = None) -> None:
-        from worker.app import app
-
-        app.send_task(f"printrelay.{kind}", kwargs={"job_id": job_id}, queue=queue_for(provider), countdown=countdown)
-
-    def publish_many(self, rows: list[tuple[str, str, str]]) -> None:
-        """Many (id, kind, provider) at once: one connection, the messages pipelined to Redis
-        (kombu's ``Producer.batch``), instead of a round trip each."""
-        from worker.app import app
-
-        with app.producer_or_acquire() as producer, producer.batch(max_size=1000):
-            for job_id, kind, provider in rows:
-                app.send_task(f"printrelay.{kind}", kwargs={"job_id": job_id}, queue=queue_for(provider), producer=producer)
-
-    def send_notification(self, task: str, job: dict[str, Any], queue: str) -> None:
-        """The producer's own task, with the finished job's JSON (:mod:`worker.notify`)."""
-        from worker.app import app
-
-        app.send_task(task, args=[job], queue=queue)
-
-
 class Runtime:
     def __init__(self, settings: Settings, publisher: Publisher | None = None, sender: TaskSender | None = None) -> None:
         self.settings = settings
-        self.store = Store(settings.database_url)
+        # a connection per worker thread, and a few for the heartbeat, beat's ticks and the producer
+        self.store = Store(settings.database_url, pool_size=settings.worker_concurrency + 4)
         self.publisher: Publisher = publisher or CeleryPublisher()
         self._clients: dict[tuple[str, str], httpx.Client] = {}
         self._redactors: dict[str, Redactor] = {}
@@ -127,6 +103,7 @@ class Runtime:
 
     def close(self) -> None:
         self.heartbeat.stop()
+        self.counters.flush()
         with self._lock:
             for client in self._clients.values():
                 client.close()

@@ -22,7 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Result, or_, update
+from sqlalchemy import ColumnElement, Result, Update, bindparam, literal_column, or_, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from worker.states import FINISHED, JobState
@@ -48,8 +49,12 @@ def _t(name: str, sources: Iterable[JobState], targets: Iterable[JobState], why:
 TABLE = (
     _t("claim", {Q, W}, {R}, "a worker takes the job (a waiting one only when due)"),
     _t("hand_back", {R}, {W, F}, "no rate-limit slot soon: back to waiting, not an attempt (failed past the deadline)"),
-    _t("record", {R}, {S, F, W, NR, SK}, "an attempt's outcome, or the recovery's crashed attempt, decides"),
-    _t("stop_canceled", {W}, {C}, "an operator canceled the job while its attempt ran"),
+    _t(
+        "record",
+        {R},
+        {S, F, W, NR, SK, C},
+        "an attempt's outcome, or the recovery's crashed attempt, decides (canceled, not waiting, if an operator asked meanwhile)",
+    ),
     _t("supersede", {Q, W, B}, {SK}, "a later job on the same order made it unnecessary (a delete's pending updates)"),
     _t("dispatch", {W}, {Q}, "beat: the wait is over"),
     _t("block_fail", {B}, {F}, "a job it depends on failed: dependency_failed"),
@@ -76,7 +81,7 @@ def allowed(name: str, source: JobState, target: JobState | None = None) -> bool
 
 
 def move(
-    session: Session,
+    session: Session | Connection,
     name: str,
     *where: ColumnElement[bool],
     to: JobState,
@@ -98,6 +103,42 @@ def move(
     if returning:
         statement = statement.returning(*returning)  # type: ignore[assignment]
     return session.execute(statement)
+
+
+def prepared(
+    name: str,
+    *where: ColumnElement[bool],
+    values: Mapping[str, Any],
+    returning: tuple[Any, ...] = (),
+    sources: Iterable[JobState] | None = None,
+    state: ColumnElement[Any] | None = None,
+) -> Update:
+    """:func:`move`'s UPDATE built once, for a hot path (a worker's claim and record): the state it
+    sets is the bind parameter ``to`` (check it with :func:`target`), ``where`` and ``values``
+    hold bind parameters of the caller's. Built once and executed many times, it skips
+    SQLAlchemy's statement construction, which costs more than the database does. ``state``: an
+    expression of ``to`` instead (the record's: canceled instead of waiting if an operator asked),
+    its results all among the transition's targets.
+
+        >>> CLAIM = prepared("claim", Job.id == bindparam("job_id"), values={"lease_token": bindparam("token")})
+        >>> connection.execute(CLAIM, {"to": target("claim", JobState.RUNNING), "job_id": …, "token": …})   # doctest: +SKIP
+    """
+    transition = TRANSITIONS[name]
+    chosen = frozenset(sources) if sources is not None else transition.sources
+    if not chosen <= transition.sources:
+        raise IllegalTransition(f"{name}: {sorted(chosen)} are not all sources of it")
+    # the states as literals: an expanding IN parameter would be rendered anew at every execution
+    states: list[ColumnElement[Any]] = [literal_column(f"'{s.value}'") for s in sorted(chosen)]
+    new_state = state if state is not None else bindparam("to")
+    statement = update(Job).where(*where, Job.state.in_(states)).values(state=new_state, **dict(values))
+    return statement.returning(*returning) if returning else statement
+
+
+def target(name: str, to: JobState) -> str:
+    """The ``to`` parameter of a :func:`prepared` move, refused if the table does not allow it."""
+    if to not in TRANSITIONS[name].targets:
+        raise IllegalTransition(f"{name}: -> {to} is not in the table")
+    return to.value
 
 
 def moved(result: Result[Any]) -> int:

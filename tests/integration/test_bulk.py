@@ -79,7 +79,12 @@ def test_a_batch_on_one_provider_order_runs_in_its_order(runtime: Runtime) -> No
     """Printlane pushes of one order: within a batch each waits for the one before it, and the
     first waits for what was already pending on that order."""
     order_id = f"ORD-{uuid.uuid4().hex[:6]}"
-    push = {"orderId": order_id, "email": "a@example.com", "status": "Created", "lineItems": [{"id": 1, "token": "t", "quantity": 1, "price": 9.5}]}
+    push = {
+        "orderId": order_id,
+        "email": "a@example.com",
+        "status": "Created",
+        "lineItems": [{"id": 1, "token": "t", "quantity": 1, "price": 9.5}],
+    }
     pending = runtime.intake.enqueue("submit_order", "printlane", push)
     updates = runtime.intake.enqueue_many("update_order", "printlane", [{**push, "status": s} for s in ("Paid", "Shipped")])
     assert [job.state for job in updates] == ["blocked", "blocked"]

@@ -78,6 +78,7 @@ def readme_commands() -> list[list[str]]:
 def test_every_printrelay_command_in_the_readme_parses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "order.json").write_text("{}")
+    (tmp_path / "orders.jsonl").write_text("{}\n")
     commands = readme_commands()
     assert len(commands) >= 15 and ["printrelay", "db", "upgrade"] in commands
     for command in commands:

@@ -44,6 +44,7 @@ def test_a_scrape_after_some_jobs(make_settings: Any, sandbox: Any, image_file: 
     behind = runtime.intake.enqueue("track_order", "printeers", {"order_reference": "Order_" + "b" * 26}).id
     runtime.runner.run(behind)
 
+    runtime.counters.flush()  # what a worker adds to Redis within a second (worker.metrics.FLUSH_SECONDS)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRINTRELAY_")}
     env.update(PRINTRELAY_DATABASE_URL=database, PRINTRELAY_REDIS_URL=private_redis_url)

@@ -109,3 +109,16 @@ def test_the_providers_headers_teach_the_bucket(limiter: Limiter, account: str) 
     assert 0.9 < bucket.available <= 1.01  # the provider said one call is left
     assert limiter.acquire("p", account, defaults)[1]
     assert not limiter.acquire("p", account, defaults)[1]
+
+
+def test_a_margin_leaves_part_of_the_quota_and_one_slot_of_headroom(redis_url: str) -> None:
+    """10 a minute with a 2 % margin: 9.8 a minute, and a burst one slot short of that (8): the
+    provider always has a token for a request that arrives a little early."""
+    client = redis.Redis.from_url(redis_url)
+    limiter = Limiter(client)
+    account = f"margin-{uuid.uuid4().hex[:6]}"
+    taken = [limiter.acquire("p", account, {"default": (10, 60.0)}, margin=0.02) for _ in range(10)]
+    assert [t[1] for t in taken] == [True] * 8 + [False] * 2
+    assert 0 < taken[8][0] <= 60 / 9.8  # the next slot comes within one (slightly longer) interval
+    one = {"default": (1, 1.0)}
+    assert limiter.acquire("p", account + "-one", one, margin=0.02)[1]  # a bucket of one keeps its one slot

@@ -26,10 +26,14 @@ LEASE = 3
 
 
 @pytest.fixture
-def reliable(make_settings: Any, private_redis_url: str) -> Iterator[Runtime]:
+def reliable(make_settings: Any, private_redis_url: str, own_database_url: str) -> Iterator[Runtime]:
     runtime = reset_runtime(
         make_settings(
-            redis_url=private_redis_url, lease_seconds=LEASE, requeue_after=2, printeers={"rate_limits": "default=4/1,uploads=5000/86400"}
+            redis_url=private_redis_url,
+            database_url=own_database_url,  # beat republishes what it finds queued: only this test's jobs
+            lease_seconds=LEASE,
+            requeue_after=2,
+            printeers={"rate_limits": "default=4/1,uploads=5000/86400"},
         ),
         BrokerPublisher(private_redis_url),
     )

@@ -69,7 +69,6 @@ def enqueue(
     as_json: bool,
 ) -> None:
     """Validate, record and queue one job (and the uploads of its --image files)."""
-    import worker
     from worker.errors import InvalidPayload
 
     if notify_queue and not notify_task:
@@ -105,7 +104,9 @@ def enqueue(
             for name, upload in uploads.items():
                 click.echo(f"{name}: upload_image {upload.id}", err=True)
         else:
-            job = worker.enqueue(kind, provider, payload, account=account, idempotency_key=idempotency_key, notify=notify)
+            from worker.producer import intake
+
+            job = intake().enqueue(kind, provider, payload, account=account, idempotency_key=idempotency_key, notify=notify)
     except InvalidPayload as exc:
         if as_json:  # every problem, for a program to read; the one-line reason still goes to stderr
             click.echo(json.dumps({"error": exc.to_dict()}))
@@ -137,7 +138,7 @@ def _enqueue_lines(
     """One job per non-blank line, through ``enqueue_many``: every line is checked before any is
     recorded; then one transaction and pipelined publishes."""
     from worker.errors import InvalidPayload
-    from worker.runtime import get_runtime
+    from worker.producer import intake
 
     numbers: list[int] = []
     payloads: list[object] = []
@@ -154,9 +155,7 @@ def _enqueue_lines(
     keys = [f"{key}:{number}" for number in numbers] if key else None
     with _progress(len(payloads)) as advance:
         try:
-            jobs = get_runtime().intake.enqueue_many(
-                kind, provider, payloads, account=account, idempotency_keys=keys, notify=notify, progress=advance
-            )
+            jobs = intake().enqueue_many(kind, provider, payloads, account=account, idempotency_keys=keys, notify=notify, progress=advance)
         except InvalidPayload as exc:  # payloads[i] is line numbers[i] of the file
             index = int(exc.field.split("]", 1)[0].removeprefix("payloads[")) if exc.field.startswith("payloads[") else 0
             number = numbers[index]

@@ -75,6 +75,9 @@ class Job(Base):
     #: When the job was last published to Celery (``requeue_lost`` looks at this); NULL while
     #: a queued job's publish has failed (:mod:`worker.publishing`).
     queued_at: Mapped[datetime | None]
+    #: Other jobs depend on this one (set when such a job is recorded): its end releases them.
+    #: Most jobs have none, and their end then needs no look at job_dependencies.
+    has_dependents: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: When retention replaced the customer data in its payload (:mod:`worker.retention`): the
     #: job can no longer be replayed.
     scrubbed_at: Mapped[datetime | None]

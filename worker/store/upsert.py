@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from worker.store.models import Base
 
 
-def _insert(session: Session, model: type[Base]) -> Any:
-    dialect = session.get_bind().dialect.name
+def _insert(session: Session | Connection, model: type[Base]) -> Any:
+    dialect = (session.dialect if isinstance(session, Connection) else session.get_bind().dialect).name
     if dialect == "postgresql":
         return postgresql.insert(model)
     if dialect == "sqlite":
@@ -22,13 +23,15 @@ def _insert(session: Session, model: type[Base]) -> Any:
     raise NotImplementedError(f"printrelay runs on SQLite and PostgreSQL, not {dialect}")
 
 
-def insert_or_ignore(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+def insert_or_ignore(session: Session | Connection, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows``; one whose key is there already is left as it is."""
-    if rows:
-        session.execute(_insert(session, model).values(list(rows)).on_conflict_do_nothing())
+    if rows:  # one statement, executed for every row (compiled once, whatever the number of rows)
+        session.execute(_insert(session, model).on_conflict_do_nothing(), list(rows))
 
 
-def insert_or_update(session: Session, model: type[Base], row: dict[str, Any], *, key: Sequence[str], update: Sequence[str]) -> None:
+def insert_or_update(
+    session: Session | Connection, model: type[Base], row: dict[str, Any], *, key: Sequence[str], update: Sequence[str]
+) -> None:
     """Insert ``row``, or set its ``update`` columns where a row with the same ``key`` is there."""
     statement = _insert(session, model).values(row)
     session.execute(statement.on_conflict_do_update(index_elements=list(key), set_={c: statement.excluded[c] for c in update}))
