@@ -13,9 +13,11 @@ beforehand, then ``GET /shipments/{ref}`` of each of its shipments (the peer mak
 are raised out of the way (this measures the path, not the buckets).
 
 With the sandbox answering at once (``--latency 0``, the default) both sides are bound by the
-worker process's CPU, so the figure is the strict one: every microsecond printrelay spends on a
-job (its two statements, its bucket, its bookkeeping) shows. With a real provider's latency
-(``--latency 0.05`` and up) the calls dominate and the ratio is what a deployment sees.
+worker process's CPU, so every microsecond printrelay spends on a job (its two statements, its
+bucket, its bookkeeping) shows. Warning: with a real provider's latency (``--latency 0.05``) they
+still are: the threads pool runs on one core (the GIL) shared with Celery's consumer thread, which
+then feeds the pool more slowly the more CPU each job takes (py-spy shows the pool's threads idle,
+waiting for messages). The ratio stays near the CPU-bound one and moves more between rounds.
 """
 
 from __future__ import annotations

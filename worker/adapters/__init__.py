@@ -1,18 +1,20 @@
 """The provider adapters, by provider name (and printrelay's own webhook, for notifications).
 
 ``ADAPTERS`` reads the registry (:mod:`worker.adapters.registry`) when first used, so importing
-this package does not import every provider.
+this package (as importing the registry does) imports no provider, nor httpx or pydantic: the
+CLI's ``--help`` lists the providers from here without paying for them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from worker.adapters.base import Adapter, Call, Memo
+if TYPE_CHECKING:
+    from worker.adapters.base import Adapter
 
 
-class _Adapters(Mapping[str, Adapter[Any]]):
+class _Adapters(Mapping[str, "Adapter[Any]"]):
     """Provider name -> adapter, for every registered provider."""
 
     def __getitem__(self, name: str) -> Adapter[Any]:
@@ -33,4 +35,4 @@ class _Adapters(Mapping[str, Adapter[Any]]):
 
 ADAPTERS: Mapping[str, Adapter[Any]] = _Adapters()
 
-__all__ = ["ADAPTERS", "Adapter", "Call", "Memo"]
+__all__ = ["ADAPTERS"]

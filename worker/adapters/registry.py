@@ -20,6 +20,7 @@ settings exist (the settings are built from the registry), so a ``.env`` file ca
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import pkgutil
 import threading
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 #: Modules of this package that are not providers.
 _NOT_PROVIDERS = frozenset({"auth", "base", "registry"})
+#: Providers of this package that are printrelay's own, not print providers (``Provider.internal``).
+_INTERNAL = frozenset({"webhook"})
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,19 @@ def get(name: str) -> Provider:
 def print_providers() -> tuple[str, ...]:
     """The print providers (not printrelay's own webhook), for help texts and fixtures."""
     return tuple(name for name, p in providers().items() if not p.internal)
+
+
+def print_provider_names() -> tuple[str, ...]:
+    """The print providers' names, alphabetically, without importing a provider: for ``--help``,
+    which must start in a blink. A built-in provider's module bears its name (a unit test holds
+    them to it). With ``PRINTRELAY_PLUGINS`` set, the registry is read: a plugin's name is known
+    only to its module."""
+    if _discovered or any(m.strip() for m in os.environ.get("PRINTRELAY_PLUGINS", "").split(",")):
+        return tuple(sorted(print_providers()))
+    spec = importlib.util.find_spec("worker.adapters")
+    assert spec is not None and spec.submodule_search_locations is not None
+    modules = pkgutil.iter_modules(spec.submodule_search_locations)
+    return tuple(sorted(m.name for m in modules if m.name not in _NOT_PROVIDERS | _INTERNAL))
 
 
 def _discover() -> None:

@@ -25,25 +25,41 @@ def fail(message: str) -> NoReturn:
 class Group(click.Group):
     """Turns printrelay's own errors and an uninitialised database into one-line refusals."""
 
-    def invoke(self, ctx: click.Context) -> Any:
-        from sqlalchemy.exc import OperationalError, ProgrammingError
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # remembered for the group's callback, which runs before the command reads its --help
+        ctx.meta[HELP_ASKED] = any(arg in ctx.help_option_names for arg in args)
+        return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except PrintrelayError as exc:
             fail(f"{exc.code}: {exc}")
-        except (OperationalError, ProgrammingError) as exc:
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own: --help, a usage error
+        except Exception as exc:
+            # SQLAlchemy is imported only now: importing it costs a command's --help 0.2 s
+            from sqlalchemy.exc import OperationalError, ProgrammingError
+
+            if not isinstance(exc, (OperationalError, ProgrammingError)):
+                raise
             text = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
             if "no such table" in text or "does not exist" in text:
                 fail("the database has no printrelay tables yet: run `printrelay db upgrade`")
             fail(f"database error: {text.splitlines()[0]}")
 
 
+#: ``ctx.meta`` key: the command line asks for a command's help (nothing runs; no setting is read).
+HELP_ASKED = "printrelay.help_asked"
+
+
 @click.group(cls=Group)
 @click.version_option(package_name="printrelay")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """printrelay: fulfilment jobs for print providers, carried out by Celery workers."""
-    _warn_unknown_settings()
+    if not ctx.meta.get(HELP_ASKED):  # the settings' schema imports every provider: not for --help
+        _warn_unknown_settings()
 
 
 def _warn_unknown_settings() -> None:

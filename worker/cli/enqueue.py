@@ -23,12 +23,13 @@ if TYPE_CHECKING:
 
 
 class ProviderOption(click.Option):
-    """``--provider``, whose help lists the registered print providers (read only when shown)."""
+    """``--provider``, whose help lists the print providers (read only when shown, and without
+    importing them)."""
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        from worker.adapters.registry import print_providers
+        from worker.adapters.registry import print_provider_names
 
-        self.help = "one of: " + ", ".join(print_providers())
+        self.help = "one of: " + ", ".join(print_provider_names())
         return super().get_help_record(ctx)
 
 
