@@ -28,6 +28,20 @@ def redis_url() -> Iterator[str]:
         started.stop()
 
 
+def printeers_env(redis_url: str, sandbox: str, key: str, *, database: str | None = None, **settings: str) -> dict[str, str]:
+    """The environment of a printrelay talking to the sandbox's Printeers with ``key`` (one
+    organisation per key): ``database``, or a fresh SQLite file; ``settings`` are more
+    ``PRINTRELAY_…`` names without the prefix (``RATE_LIMIT_MARGIN="0.02"``)."""
+    database = database or f"sqlite:///{tempfile.mkdtemp(prefix='printrelay-bench-')}/bench.db"
+    return {
+        "PRINTRELAY_REDIS_URL": redis_url,
+        "PRINTRELAY_DATABASE_URL": database,
+        "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox}/printeers/v2",
+        "PRINTRELAY_PRINTEERS__SECRET_KEY": key,
+        **{f"PRINTRELAY_{name}": value for name, value in settings.items()},
+    }
+
+
 def local_runtime(env: dict[str, str]) -> Any:
     """This process's printrelay runtime for ``env`` (also put into ``os.environ``), with its
     Celery app configured to match and its database migrated: the producer side of a benchmark."""

@@ -84,14 +84,14 @@ def peer_run(redis_url: str, sandbox: str, kind: str, refs: dict[str, str], jobs
 
 
 def printrelay_run(redis_url: str, sandbox: str, database: str, kind: str, refs: dict[str, str], jobs: int, concurrency: int) -> float:
-    env = {
-        "PRINTRELAY_REDIS_URL": redis_url,
-        "PRINTRELAY_DATABASE_URL": database,
-        "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox}/printeers/v2",
-        "PRINTRELAY_PRINTEERS__SECRET_KEY": KEY,
-        "PRINTRELAY_PRINTEERS__RATE_LIMITS": "default=10000000/60,uploads=10000000/60",
-        "PRINTRELAY_WORKER_CONCURRENCY": str(concurrency),
-    }
+    env = harness.printeers_env(
+        redis_url,
+        sandbox,
+        KEY,
+        database=database,
+        PRINTEERS__RATE_LIMITS="default=10000000/60,uploads=10000000/60",
+        WORKER_CONCURRENCY=str(concurrency),
+    )
     runtime = harness.local_runtime(env)
     from sqlalchemy import func, select
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import tempfile
 import time
 from typing import Any
 
@@ -37,10 +36,7 @@ PRODUCT = "Product_4j8k2m5n7p9q1r3s6t8v0w2x4y"
 def run(sandbox: str, redis_url: str, *, circuit: bool, jobs: int, outage: float) -> dict[str, Any]:
     tag = f"{'with' if circuit else 'without'}-{int(time.time())}"
     env = {
-        "PRINTRELAY_REDIS_URL": redis_url,
-        "PRINTRELAY_DATABASE_URL": f"sqlite:///{tempfile.mkdtemp(prefix='printrelay-bench-')}/outage.db",
-        "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox}/printeers/v2",
-        "PRINTRELAY_PRINTEERS__SECRET_KEY": f"sk_bench_{tag}",
+        **harness.printeers_env(redis_url, sandbox, f"sk_bench_{tag}"),
         "PRINTRELAY_PRINTEERS__READ_TIMEOUT": "5",
         "PRINTRELAY_RETRY__TRACK_ORDER__BASE": "0.5",
         "PRINTRELAY_RETRY__TRACK_ORDER__CAP": "2",
@@ -93,13 +89,7 @@ def run(sandbox: str, redis_url: str, *, circuit: bool, jobs: int, outage: float
 
 def takeover(sandbox: str, redis_url: str) -> dict[str, Any]:
     """Seconds from a worker's SIGKILL (mid-call) to the recovery's crashed attempt and to success."""
-    env = {
-        "PRINTRELAY_REDIS_URL": redis_url,
-        "PRINTRELAY_DATABASE_URL": f"sqlite:///{tempfile.mkdtemp(prefix='printrelay-bench-')}/takeover.db",
-        "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox}/printeers/v2",
-        "PRINTRELAY_PRINTEERS__SECRET_KEY": f"sk_bench_takeover_{int(time.time())}",
-        "PRINTRELAY_PRINTEERS__READ_TIMEOUT": "120",
-    }
+    env = harness.printeers_env(redis_url, sandbox, f"sk_bench_takeover_{int(time.time())}", PRINTEERS__READ_TIMEOUT="120")
     from worker.queries import get_job, wait_for
 
     runtime = harness.local_runtime(env)
@@ -130,12 +120,7 @@ def takeover(sandbox: str, redis_url: str) -> dict[str, Any]:
 
 def republish(sandbox: str, redis_url: str, jobs: int = 200) -> dict[str, Any]:
     """Seconds from a FLUSHDB to every queued job's message being back in its queue."""
-    env = {
-        "PRINTRELAY_REDIS_URL": redis_url,
-        "PRINTRELAY_DATABASE_URL": f"sqlite:///{tempfile.mkdtemp(prefix='printrelay-bench-')}/republish.db",
-        "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox}/printeers/v2",
-        "PRINTRELAY_PRINTEERS__SECRET_KEY": "sk_bench_republish",
-    }
+    env = harness.printeers_env(redis_url, sandbox, "sk_bench_republish")
     import redis
 
     from worker import maintenance
@@ -170,12 +155,7 @@ def database_restart(sandbox: str, redis_url: str, outage: float, jobs: int = 30
     with harness.postgres_database() as direct, FaultProxy("127.0.0.1", 5432) as proxy:
         from sqlalchemy.engine import make_url
 
-        env = {
-            "PRINTRELAY_REDIS_URL": redis_url,
-            "PRINTRELAY_DATABASE_URL": direct,
-            "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox}/printeers/v2",
-            "PRINTRELAY_PRINTEERS__SECRET_KEY": f"sk_bench_database_{int(time.time())}",
-        }
+        env = harness.printeers_env(redis_url, sandbox, f"sk_bench_database_{int(time.time())}", database=direct)
         from worker.queries import get_job, wait_for
 
         runtime = harness.local_runtime(env)  # the producer and the observer: straight to PostgreSQL

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
-import tempfile
 import time
 import uuid
 
@@ -39,12 +38,7 @@ def main() -> None:
     if args.rate is None:
         args.rate = 1 / (args.retry_after + 0.3)
     with harness.redis_url() as redis_url, harness.sandbox() as sandbox:
-        env = {
-            "PRINTRELAY_REDIS_URL": redis_url,
-            "PRINTRELAY_DATABASE_URL": f"sqlite:///{tempfile.mkdtemp(prefix='printrelay-bench-')}/punctuality.db",
-            "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox}/printeers/v2",
-            "PRINTRELAY_PRINTEERS__SECRET_KEY": "sk_bench_punctuality",
-        }
+        env = harness.printeers_env(redis_url, sandbox, "sk_bench_punctuality")
         from worker.queries import get_job, wait_for
 
         runtime = harness.local_runtime(env)

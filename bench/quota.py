@@ -15,7 +15,6 @@ share of the quota.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from contextlib import ExitStack
 from typing import Any
@@ -29,14 +28,9 @@ from bench.ratelimit_compare import image_reference, order, org
 def run(redis_url: str, sandbox: str, *, rate: int, seconds: float, margin: float, learned: bool) -> dict[str, Any]:
     key = f"sk_bench_quota_{int(time.time() * 1000)}"
     configured = rate * 10 if learned else rate
-    env = {
-        "PRINTRELAY_REDIS_URL": redis_url,
-        "PRINTRELAY_DATABASE_URL": f"sqlite:///{tempfile.mkdtemp(prefix='printrelay-bench-')}/quota.db",
-        "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox}/printeers/v2",
-        "PRINTRELAY_PRINTEERS__SECRET_KEY": key,
-        "PRINTRELAY_PRINTEERS__RATE_LIMITS": f"default={configured}/1,uploads=5000/86400",
-        "PRINTRELAY_RATE_LIMIT_MARGIN": str(margin),
-    }
+    env = harness.printeers_env(
+        redis_url, sandbox, key, PRINTEERS__RATE_LIMITS=f"default={configured}/1,uploads=5000/86400", RATE_LIMIT_MARGIN=str(margin)
+    )
     runtime = harness.local_runtime(env)
     from sqlalchemy import select
 

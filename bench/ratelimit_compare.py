@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -50,13 +49,7 @@ def order(reference: str) -> dict:  # type: ignore[type-arg]
 
 def run_printrelay(redis_url: str, sandbox: str, rate: int, jobs: int, workers: int, concurrency: int) -> tuple[float, int]:
     key = "sk_bench_printrelay"
-    env = {
-        "PRINTRELAY_REDIS_URL": redis_url,
-        "PRINTRELAY_DATABASE_URL": f"sqlite:///{tempfile.mkdtemp(prefix='printrelay-bench-')}/ratelimit.db",
-        "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox}/printeers/v2",
-        "PRINTRELAY_PRINTEERS__SECRET_KEY": key,
-        "PRINTRELAY_PRINTEERS__RATE_LIMITS": f"default={rate}/1,uploads=5000/86400",
-    }
+    env = harness.printeers_env(redis_url, sandbox, key, PRINTEERS__RATE_LIMITS=f"default={rate}/1,uploads=5000/86400")
     os.environ.update(env)
     from config.celery import celery_config
     from config.settings import get_settings, use_settings

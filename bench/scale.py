@@ -31,14 +31,14 @@ QUEUES = "printrelay,printrelay.printeers"
 def run(redis_url: str, sandbox: str, *, workers: int, jobs: int, concurrency: int) -> dict[str, Any]:
     key = f"sk_bench_scale_{workers}_{int(time.time())}"
     with harness.postgres_database() as database:
-        env = {
-            "PRINTRELAY_REDIS_URL": redis_url,
-            "PRINTRELAY_DATABASE_URL": database,
-            "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox}/printeers/v2",
-            "PRINTRELAY_PRINTEERS__SECRET_KEY": key,
-            "PRINTRELAY_PRINTEERS__RATE_LIMITS": "default=10000000/60,uploads=10000000/60",
-            "PRINTRELAY_WORKER_CONCURRENCY": str(concurrency),
-        }
+        env = harness.printeers_env(
+            redis_url,
+            sandbox,
+            key,
+            database=database,
+            PRINTEERS__RATE_LIMITS="default=10000000/60,uploads=10000000/60",
+            WORKER_CONCURRENCY=str(concurrency),
+        )
         runtime = harness.local_runtime(env)
         from sqlalchemy import func, select
 

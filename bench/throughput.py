@@ -29,13 +29,8 @@ PRODUCT = "Product_4j8k2m5n7p9q1r3s6t8v0w2x4y"
 
 
 def printrelay_run(redis_url: str, sandbox: str, database: str, jobs: int, concurrency: int) -> dict[str, float]:
-    env = {
-        "PRINTRELAY_REDIS_URL": redis_url,
-        "PRINTRELAY_DATABASE_URL": database,
-        "PRINTRELAY_PRINTEERS__BASE_URL": f"{sandbox}/printeers/v2",
-        "PRINTRELAY_PRINTEERS__SECRET_KEY": "sk_bench_throughput",
-        # the sandbox's default bucket is Printeers' published 3000/60 s; keep it out of the way
-    }
+    # the sandbox's default bucket is Printeers' published 3000/60 s; keep it out of the way
+    env = harness.printeers_env(redis_url, sandbox, "sk_bench_throughput", database=database)
     os.environ.update(env)
     from config.celery import celery_config
     from config.settings import get_settings, use_settings

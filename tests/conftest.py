@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,22 +86,39 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue({"sqlite": "sqlite_url", "postgresql": "postgres_url"}[request.param]))
 
 
+@contextmanager
+def _database_of_its_own(database_url: str, tmp_path: Path, name: str) -> Iterator[str]:
+    """An empty database of one test, on the same server as ``database_url`` (dropped after)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / f'{name}.db'}"
+        return
+    from sandbox.services import postgres_database
+
+    with postgres_database(database_url, f"printrelay_test_{name}") as url:
+        yield url
+
+
 @pytest.fixture
 def own_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     """A database of this test alone, on the same server as ``database_url``: for tests that run
     beat, which republishes every queued job it finds (other tests leave theirs in the shared one)."""
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'own.db'}"
-        Store(url).upgrade()
-        yield url
-        return
-    from sandbox.services import postgres_database
-
-    with postgres_database(database_url, "printrelay_test_own") as url:
+    with _database_of_its_own(database_url, tmp_path, "own") as url:
         store = Store(url)
         store.upgrade()
         store.dispose()
         yield url
+
+
+@pytest.fixture
+def empty_store(database_url: str, tmp_path: Path) -> Iterator[Store]:
+    """A store of this test alone with no tables yet, on the same server as ``database_url``: for
+    migration tests, which start from an old revision."""
+    with _database_of_its_own(database_url, tmp_path, "empty") as url:
+        store = Store(url, create=True)
+        try:
+            yield store
+        finally:
+            store.dispose()
 
 
 @pytest.fixture

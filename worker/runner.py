@@ -436,8 +436,9 @@ class Runner:
             params["new_result"] = values["result"]
         attempt = attempt_values(job.id, job.attempt_count, outcome, started, finished)
         found: set[str] = set()
-        if decision.state is JobState.SUCCEEDED and adapter is not None and decision.result:
-            found = references.of_result(adapter, decision.result) - references.of_payload(adapter, job.payload)
+        # the payload's references are read only when the result has any (most answers have none)
+        if decision.state is JobState.SUCCEEDED and adapter is not None and (found := references.of_result(adapter, decision.result)):
+            found -= references.of_payload(adapter, job.payload)
         superseding = (
             decision.state is JobState.SUCCEEDED and adapter is not None and bool(job.sequence_key) and job.kind in adapter.supersedes
         )

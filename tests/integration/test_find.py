@@ -9,20 +9,17 @@ import os
 import subprocess
 import sys
 import uuid
-from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
 
-from sandbox.services import postgres_database
 from tests.conftest import Sandbox
 from worker.queries import find_jobs, wait_for
 from worker.runtime import Runtime
 from worker.store import Store
-from worker.store.engine import alembic_config
+from worker.store.engine import upgrade
 
 STORE = "Store_9jmn3dewwvy13rv12k7aannqzy"
 PRODUCT = "Product_4j8k2m5n7p9q1r3s6t8v0w2x4y"
@@ -124,61 +121,53 @@ def test_jobs_find_on_the_command_line(live: Runtime, image_file: Path) -> None:
     assert nothing.returncode == 0 and "no job carries 'Order_nobody'" in nothing.stdout
 
 
-def test_the_migration_fills_the_references_of_existing_jobs(database_url: str, tmp_path: Path) -> None:
+def test_the_migration_fills_the_references_of_existing_jobs(database_url: str, empty_store: Store) -> None:
     """A database at 0008 with jobs in it: upgrading fills job_references from their payloads and results."""
-    with ExitStack() as stack:
-        if database_url.startswith("sqlite"):
-            store = Store(f"sqlite:///{tmp_path / 'old.db'}", create=True)
-        else:
-            store = Store(stack.enter_context(postgres_database(database_url, "printrelay_test_migration")))
-        stack.callback(store.dispose)
-        config = alembic_config()
-        with store.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0008")
-        jobs = sa.table(
-            "jobs",
-            *(sa.column(name) for name in ("id", "kind", "provider", "account", "state", "attempt_count", "budget_used")),
-            *(sa.column(name) for name in ("reconcile", "slot_reserved", "cancel_requested", "notify_due", "created_at", "updated_at")),
-            sa.column("payload", sa.JSON),
-            sa.column("result", sa.JSON),
+    store = empty_store
+    upgrade(store.engine, "0008")
+    jobs = sa.table(
+        "jobs",
+        *(sa.column(name) for name in ("id", "kind", "provider", "account", "state", "attempt_count", "budget_used")),
+        *(sa.column(name) for name in ("reconcile", "slot_reserved", "cancel_requested", "notify_due", "created_at", "updated_at")),
+        sa.column("payload", sa.JSON),
+        sa.column("result", sa.JSON),
+    )
+    with store.engine.begin() as connection:
+        connection.execute(
+            sa.insert(jobs),
+            [
+                {
+                    "id": "00000000-0000-0000-0000-000000000001",
+                    "kind": "submit_order",
+                    "provider": "printeers",
+                    "account": "default",
+                    "state": "succeeded",
+                    "attempt_count": 1,
+                    "budget_used": 0,
+                    "reconcile": False,
+                    "slot_reserved": False,
+                    "cancel_requested": False,
+                    "notify_due": False,
+                    "created_at": datetime(2026, 1, 1),
+                    "updated_at": datetime(2026, 1, 1),
+                    "payload": {"order": {"customIdentifier": "Old-1001", "orderlines": []}},
+                    "result": {"order_reference": "Order_old"},
+                }
+            ],
         )
-        with store.engine.begin() as connection:
-            connection.execute(
-                sa.insert(jobs),
-                [
-                    {
-                        "id": "00000000-0000-0000-0000-000000000001",
-                        "kind": "submit_order",
-                        "provider": "printeers",
-                        "account": "default",
-                        "state": "succeeded",
-                        "attempt_count": 1,
-                        "budget_used": 0,
-                        "reconcile": False,
-                        "slot_reserved": False,
-                        "cancel_requested": False,
-                        "notify_due": False,
-                        "created_at": datetime(2026, 1, 1),
-                        "updated_at": datetime(2026, 1, 1),
-                        "payload": {"order": {"customIdentifier": "Old-1001", "orderlines": []}},
-                        "result": {"order_reference": "Order_old"},
-                    }
-                ],
-            )
-        with store.engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    "INSERT INTO attempts (job_id, number, outcome, started_at, finished_at) "
-                    "VALUES ('00000000-0000-0000-0000-000000000001', 1, 'done', :at, :at)"
-                ),
-                {"at": datetime(2026, 1, 1)},
-            )
-        store.upgrade()
-        with store.engine.begin() as connection:
-            rows = connection.execute(sa.text("SELECT value, source FROM job_references ORDER BY value")).all()
-            attempts = connection.execute(sa.text("SELECT count(*) FROM attempts")).scalar_one()
-            foreign_keys = connection.exec_driver_sql("PRAGMA foreign_keys").scalar() if database_url.startswith("sqlite") else 1
-        assert [tuple(row) for row in rows] == [("old-1001", "payload"), ("order_old", "result")]
-        # a table rebuilt by a migration (SQLite's batch mode) cascades nothing away
-        assert attempts == 1 and foreign_keys == 1
+    with store.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO attempts (job_id, number, outcome, started_at, finished_at) "
+                "VALUES ('00000000-0000-0000-0000-000000000001', 1, 'done', :at, :at)"
+            ),
+            {"at": datetime(2026, 1, 1)},
+        )
+    store.upgrade()
+    with store.engine.begin() as connection:
+        rows = connection.execute(sa.text("SELECT value, source FROM job_references ORDER BY value")).all()
+        attempts = connection.execute(sa.text("SELECT count(*) FROM attempts")).scalar_one()
+        foreign_keys = connection.exec_driver_sql("PRAGMA foreign_keys").scalar() if database_url.startswith("sqlite") else 1
+    assert [tuple(row) for row in rows] == [("old-1001", "payload"), ("order_old", "result")]
+    # a table rebuilt by a migration (SQLite's batch mode) cascades nothing away
+    assert attempts == 1 and foreign_keys == 1

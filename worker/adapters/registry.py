@@ -26,6 +26,7 @@ import pkgutil
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -84,18 +85,27 @@ _registry: dict[str, Provider] = {}
 _discovered = False
 
 
+#: :func:`providers`' answer, sorted once: the worker asks for a job's adapter on every attempt
+_in_order: Mapping[str, Provider] | None = None
+
+
 def register(provider: Provider) -> Provider:
     """Add (or replace) a provider. Returns it, so a module can write ``PROVIDER = register(…)``."""
+    global _in_order
     with _lock:
         _registry[provider.name] = provider
+        _in_order = None
     return provider
 
 
 def providers() -> Mapping[str, Provider]:
-    """Every provider, in their ``order``."""
+    """Every provider, in their ``order`` (read-only)."""
+    global _in_order
     _discover()
     with _lock:
-        return dict(sorted(_registry.items(), key=lambda item: (item[1].order, item[0])))
+        if _in_order is None:
+            _in_order = MappingProxyType(dict(sorted(_registry.items(), key=lambda item: (item[1].order, item[0]))))
+        return _in_order
 
 
 def get(name: str) -> Provider:
@@ -124,7 +134,7 @@ def print_provider_names() -> tuple[str, ...]:
 
 
 def _discover() -> None:
-    global _discovered
+    global _discovered, _in_order
     if _discovered:
         return
     with _lock:
@@ -137,4 +147,5 @@ def _discover() -> None:
             module = importlib.import_module(name)
             if isinstance(found := getattr(module, "PROVIDER", None), Provider):
                 _registry.setdefault(found.name, found)
+        _in_order = None
         _discovered = True
